@@ -1,0 +1,81 @@
+"""The training graph on a device: positives, degrees and the adjacency."""
+from typing import Dict, Optional
+
+import torch
+from torch import Tensor
+
+from gnnrec.data.positives import PositiveSet
+
+
+class RecGraph:
+    r"""What training and evaluation need of the training interactions, as
+    tensors on one device: the positive set of every user
+    (:class:`PositiveSet`), user and item degrees (popularity, from training
+    edges only) and the normalised adjacency, built once per backend.
+
+    Encoders accept a :class:`RecGraph` or a PyG ``HeteroData``;
+    :meth:`from_hetero` converts the latter.
+
+    Args:
+        user (Tensor): ``(E,)`` user index of each training edge.
+        item (Tensor): ``(E,)`` item index.
+        num_users (int), num_items (int): the node counts.
+    """
+
+    def __init__(self, user: Tensor, item: Tensor, num_users: int, num_items: int):
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.positives = PositiveSet(user, item, num_users, num_items)
+        self.user = self.positives.keys // self.num_items
+        self.item = self.positives.col
+        self.user_degree = self.positives.degree
+        self.item_degree = torch.bincount(self.item, minlength=self.num_items)
+        self._adj: Dict[str, object] = {}
+
+    @property
+    def device(self) -> torch.device:
+        return self.user.device
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.user)
+
+    @classmethod
+    def from_hetero(cls, data, device: Optional[torch.device] = None) -> "RecGraph":
+        r"""From a ``HeteroData`` with ``user``/``item`` node types and the
+        training ``edge_index`` on ``('user', 'interacts', 'item')`` (any
+        relation name between ``user`` and ``item`` is accepted)."""
+        from gnnrec.data.dataset import EDGE
+
+        store = None
+        if EDGE in data.edge_types:
+            store = data[EDGE]
+        else:
+            for et in data.edge_types:
+                if et[0] == "user" and et[2] == "item":
+                    store = data[et]
+                    break
+        if store is None:
+            raise ValueError("HeteroData has no ('user', *, 'item') edge type")
+        ei = store.edge_index.to(device) if device is not None else store.edge_index
+        return cls(ei[0], ei[1], data["user"].num_nodes, data["item"].num_nodes)
+
+    @classmethod
+    def from_dataset(cls, dataset, device=None) -> "RecGraph":
+        ei = dataset.edges("train")
+        if device is not None:
+            ei = ei.to(device)
+        return cls(ei[0], ei[1], dataset.num_users, dataset.num_items)
+
+    def to(self, device) -> "RecGraph":
+        if torch.device(device) == self.device:
+            return self
+        return RecGraph(self.user.to(device), self.item.to(device), self.num_users, self.num_items)
+
+    def adjacency(self, backend: str = "auto"):
+        r"""The normalised bipartite adjacency (users first), cached."""
+        from gnnrec.nn.adjacency import NormalizedAdjacency
+
+        if backend not in self._adj:
+            self._adj[backend] = NormalizedAdjacency(self.user, self.item, self.num_users,
+                                                     self.num_items, backend)
+        return self._adj[backend]

@@ -1,0 +1,187 @@
+"""From a path and a few choices to a split :class:`RecDataset`."""
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from gnnrec.data import readers, splits
+from gnnrec.data.dataset import RecDataset, from_interactions
+from gnnrec.data.filters import k_core
+from gnnrec.data.interactions import Interactions
+from gnnrec.errors import GnnrecError
+
+FORMATS = ("auto", "lightgcn", "movielens", "csv")
+SPLITS = ("auto", "given", "random", "temporal", "loo")
+BUNDLED = "gowalla-sample"
+
+
+def bundled_path() -> Path:
+    r"""The folder of the small bundled dataset (a 10-core sample of the
+    LightGCN Gowalla split, see its ``PROVENANCE.md``): the repository's
+    ``data/`` in a checkout, else ``<prefix>/share/gnnrec`` of an install."""
+    here = Path(__file__).resolve().parents[2] / "data" / BUNDLED
+    candidates = [here, Path(sys.prefix) / "share" / "gnnrec" / BUNDLED]
+    for c in candidates:
+        if (c / "train.txt").exists():
+            return c
+    raise GnnrecError("the bundled dataset is missing from this installation; "
+                      "pass --dataset PATH")
+
+
+@dataclass
+class DataSpec:
+    r"""How to read and split a dataset.
+
+    Args:
+        path (str, optional): a LightGCN folder (``train.txt`` and optionally
+            ``test.txt``), a LightGCN file, a MovieLens ``ratings.dat`` /
+            ``u.data``, or a CSV/TSV file. ``None`` is the bundled Gowalla
+            sample. (default: :obj:`None`)
+        format (str): ``auto`` guesses from the path. (default: :obj:`"auto"`)
+        split (str): ``given`` keeps the files' train/test, ``random`` is a
+            per-user random split, ``temporal`` the latest share of each user,
+            ``loo`` temporal leave-one-out; ``auto`` is ``given`` when a test
+            file exists and ``random`` otherwise. (default: :obj:`"auto"`)
+        test_frac (float): per-user test share for ``random`` / ``temporal``.
+            (default: :obj:`0.2`)
+        val_frac (float): per-user validation share; for ``given`` it is
+            carved at random out of each user's training items.
+            (default: :obj:`0.1`)
+        k_core (int): drop users and items with fewer interactions, repeated
+            until stable; ``0`` keeps everything. (default: :obj:`0`)
+        min_rating (float, optional): keep ratings ``>=`` this as positives.
+            (default: :obj:`None`)
+        user_col, item_col, rating_col, time_col (str): CSV column names.
+        seed (int): seed of the random splits. (default: :obj:`0`)
+    """
+    path: Optional[str] = None
+    format: str = "auto"
+    split: str = "auto"
+    test_frac: float = 0.2
+    val_frac: float = 0.1
+    k_core: int = 0
+    min_rating: Optional[float] = None
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: Optional[str] = None
+    time_col: Optional[str] = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.format not in FORMATS:
+            raise GnnrecError(f"unknown format {self.format!r}; choose from {', '.join(FORMATS)}")
+        if self.split not in SPLITS:
+            raise GnnrecError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
+        if self.k_core < 0:
+            raise GnnrecError(f"--k-core must be >= 0, got {self.k_core}")
+        if self.path is not None:
+            self.path = os.path.abspath(os.path.expanduser(str(self.path)))
+
+
+def _guess_format(path: str) -> str:
+    if os.path.isdir(path):
+        return "lightgcn"
+    name = os.path.basename(path).lower()
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    if name in ("ratings.dat", "u.data") or name.endswith(".dat"):
+        return "movielens"
+    if not os.path.exists(path):
+        raise GnnrecError(f"{path}: no such file or directory")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    return "movielens" if "::" in first else "lightgcn"
+
+
+def _read(spec: DataSpec):
+    """Reads the source into an Interactions table (fold set when the source
+    fixes one) and a display name."""
+    path = spec.path if spec.path is not None else str(bundled_path())
+    fmt = spec.format if spec.format != "auto" else _guess_format(path)
+    name = os.path.basename(path.rstrip("/")) or path
+    if fmt == "lightgcn":
+        if os.path.isdir(path):
+            train_file = os.path.join(path, "train.txt")
+            if not os.path.exists(train_file):
+                raise GnnrecError(f"{path}: a LightGCN folder needs train.txt")
+            parts = [(train_file, Interactions.TRAIN)]
+            for fname, fold in (("val.txt", Interactions.VAL), ("test.txt", Interactions.TEST)):
+                if os.path.exists(os.path.join(path, fname)):
+                    parts.append((os.path.join(path, fname), fold))
+        else:
+            parts = [(path, Interactions.TRAIN)]
+        users, items, folds = [], [], []
+        for file, fold in parts:
+            got = readers.read_lightgcn(file)
+            users.append(got["user"])
+            items.append(got["item"])
+            folds.append(np.full(len(got["user"]), fold, np.int8))
+        given = len(parts) > 1
+        inter = Interactions.from_raw(np.concatenate(users), np.concatenate(items),
+                                      fold=np.concatenate(folds) if given else None)
+        return inter, name, path
+    if fmt == "movielens":
+        got = readers.read_movielens(path, spec.min_rating)
+    elif fmt == "csv":
+        got = readers.read_csv(path, spec.user_col, spec.item_col, spec.rating_col,
+                               spec.time_col, spec.min_rating)
+    else:  # pragma: no cover - DataSpec validates
+        raise GnnrecError(f"unknown format {fmt!r}")
+    inter = Interactions.from_raw(got["user"], got["item"], timestamp=got.get("timestamp"))
+    return inter, name, path
+
+
+def load_dataset(spec: Optional[DataSpec] = None, **kwargs) -> RecDataset:
+    r"""Reads, filters and splits a dataset.
+
+    Args:
+        spec (DataSpec, optional): the choices; keyword arguments build one
+            when it is not given.
+
+    Example::
+
+        ds = load_dataset(path="../shared/data/gowalla", val_frac=0.1)
+        train = ds.to_hetero("train")
+    """
+    spec = spec if spec is not None else DataSpec(**kwargs)
+    inter, name, path = _read(spec)
+    if len(inter) == 0:
+        raise GnnrecError(f"{path}: no interactions")
+    notes = []
+    if spec.k_core > 0:
+        before = len(inter)
+        inter = k_core(inter, spec.k_core)
+        if len(inter) == 0:
+            raise GnnrecError(f"{path}: the {spec.k_core}-core is empty")
+        notes.append(f"{spec.k_core}-core filtering kept {len(inter)} of {before} interactions")
+    split = spec.split
+    if split == "auto":
+        split = "given" if inter.fold is not None else "random"
+    if split == "given":
+        if inter.fold is None:
+            raise GnnrecError(f"{path}: --split given needs a test file next to train.txt")
+        fold = inter.fold
+        if spec.val_frac > 0 and not np.any(fold == Interactions.VAL):
+            fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
+            notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
+                         f"training items at random (seed {spec.seed}); the test file is "
+                         "untouched")
+    elif split == "random":
+        fold = splits.random_split(inter, spec.test_frac, spec.val_frac, spec.seed)
+        notes.append(f"random per-user split: test {spec.test_frac:g}, "
+                     f"validation {spec.val_frac:g} (seed {spec.seed})")
+    elif split == "temporal":
+        fold = splits.temporal_split(inter, spec.test_frac, spec.val_frac)
+        notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
+                     f"{spec.val_frac:g} before it validation")
+    else:
+        fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
+        notes.append("temporal leave-one-out: last item test"
+                     + (", second to last validation" if spec.val_frac > 0 else ""))
+    inter.fold = fold
+    splits.check_split(inter, fold, path)
+    source = asdict(spec)
+    return from_interactions(name, inter, notes, source)

@@ -1,0 +1,89 @@
+"""Per-user item sets as CSR tensors on a device, with exact membership tests."""
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+
+class PositiveSet:
+    r"""The items of every user, stored as sorted keys
+    ``user * num_items + item`` (one tensor, on any device).
+
+    Membership of a batch of pairs is one :func:`torch.searchsorted`; the
+    items of a batch of users are gathered through the CSR row pointer. It
+    also draws, exactly and without rejection, uniform items *outside* a
+    user's set (see :meth:`sample_complement`).
+
+    Args:
+        user (Tensor): ``(E,)`` user indices.
+        item (Tensor): ``(E,)`` item indices (duplicates are dropped).
+        num_users (int), num_items (int): the index ranges.
+    """
+
+    def __init__(self, user: Tensor, item: Tensor, num_users: int, num_items: int):
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        keys = torch.unique(user.long() * self.num_items + item.long())  # sorted
+        self.keys = keys
+        self.col = keys % self.num_items
+        row = keys // self.num_items
+        self.degree = torch.bincount(row, minlength=self.num_users)
+        self.rowptr = torch.zeros(self.num_users + 1, dtype=torch.long, device=keys.device)
+        torch.cumsum(self.degree, 0, out=self.rowptr[1:])
+        # gap_j = (item_j - rank_j): how many non-members precede item_j.
+        rank = torch.arange(len(keys), device=keys.device) - self.rowptr[row]
+        self._gap_keys = row * self.num_items + (self.col - rank)
+
+    @property
+    def device(self) -> torch.device:
+        return self.keys.device
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def to(self, device) -> "PositiveSet":
+        out = PositiveSet.__new__(PositiveSet)
+        out.__dict__.update({k: (v.to(device) if isinstance(v, Tensor) else v)
+                             for k, v in self.__dict__.items()})
+        return out
+
+    def contains(self, user: Tensor, item: Tensor) -> Tensor:
+        """Boolean tensor: is ``item[k]`` in the set of ``user[k]``? Any shape
+        (``user`` broadcasts against ``item``)."""
+        query = user * self.num_items + item
+        if len(self.keys) == 0:
+            return torch.zeros_like(query, dtype=torch.bool)
+        pos = torch.searchsorted(self.keys, query).clamp_(max=len(self.keys) - 1)
+        return self.keys[pos] == query
+
+    def items_of(self, users: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""All (row, item) pairs of a batch of users: ``row[k]`` is the
+        position in ``users`` and ``item[k]`` one of that user's items."""
+        start, count = self.rowptr[users], self.degree[users]
+        row = torch.repeat_interleave(torch.arange(len(users), device=users.device), count)
+        offset = torch.arange(len(row), device=users.device)
+        if len(row):
+            first = torch.cumsum(count, 0) - count
+            offset = offset - first[row] + start[row]
+        return row, self.col[offset]
+
+    def sample_complement(self, users: Tensor, num: int = 1,
+                          generator: torch.Generator = None) -> Tensor:
+        r"""Draws ``num`` items per user uniformly from the items *not* in
+        its set, with replacement: ``(B, num)``.
+
+        Exact and loop-free: draw a rank ``r`` uniformly in
+        ``[0, num_items - deg(u))`` and map it to the ``r``-th non-member,
+        ``r + #{j : item_j - j <= r}`` (sorted members ``item_j``), found by
+        one :func:`torch.searchsorted` on the per-user gap keys.
+        """
+        free = (self.num_items - self.degree[users]).unsqueeze(-1)
+        if bool((free <= 0).any()):
+            raise ValueError("a user has every item as a positive: no negative exists")
+        u = torch.rand((len(users), num), generator=generator, device=users.device,
+                       dtype=torch.float64)
+        r = torch.minimum((u * free).long(), free - 1)
+        base = users.unsqueeze(-1) * self.num_items
+        if len(self._gap_keys) == 0:
+            return r
+        k = torch.searchsorted(self._gap_keys, base + r, right=True) - self.rowptr[users].unsqueeze(-1)
+        return r + k

@@ -1,0 +1,128 @@
+"""Per-user train / validation / test splits, vectorised and seeded.
+
+Every function returns a fold per interaction (``0`` train, ``1``
+validation, ``2`` test). Each user keeps at least one training interaction;
+the per-user counts are ``round(n * fraction)`` (halves round up), taken from
+what is left after the test share.
+"""
+from typing import Optional
+
+import numpy as np
+
+from gnnrec.data.interactions import Interactions
+from gnnrec.errors import GnnrecError
+
+TRAIN, VAL, TEST = Interactions.TRAIN, Interactions.VAL, Interactions.TEST
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise GnnrecError(f"{name} must be in [0, 1), got {value}")
+
+
+def _rank_within_user(user: np.ndarray, order: np.ndarray, num_users: int):
+    """Position of each row inside its user's block of ``order``."""
+    counts = np.bincount(user, minlength=num_users)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(user), np.int64)
+    rank[order] = np.arange(len(user)) - start[user[order]]
+    return rank, counts[user]
+
+
+def _counts(n: np.ndarray, test: float, val: float):
+    n_test = np.minimum(np.floor(n * test + 0.5).astype(np.int64), n - 1)
+    n_val = np.minimum(np.floor(n * val + 0.5).astype(np.int64), n - 1 - n_test)
+    return n_test, np.maximum(n_val, 0)
+
+
+def _assign_last(rank, n, n_test, n_val) -> np.ndarray:
+    """Highest ranks go to test, the ones before them to validation."""
+    fold = np.full(len(rank), TRAIN, np.int8)
+    fold[rank >= n - n_test] = TEST
+    fold[(rank >= n - n_test - n_val) & (rank < n - n_test)] = VAL
+    return fold
+
+
+def random_split(inter: Interactions, test: float = 0.2, val: float = 0.0,
+                 seed: int = 0) -> np.ndarray:
+    r"""Random per-user split: each user's interactions are shuffled and
+    ``round(n * test)`` go to test, ``round(n * val)`` to validation
+    (e.g. the 80/20 split of NGCF/LightGCN, or 70/10/20).
+
+    Args:
+        test (float): share of each user's interactions for test.
+            (default: :obj:`0.2`)
+        val (float): share for validation. (default: :obj:`0.0`)
+        seed (int): random seed. (default: :obj:`0`)
+    """
+    _check_fraction("test fraction", test)
+    _check_fraction("validation fraction", val)
+    if test + val >= 1.0:
+        raise GnnrecError(f"test + validation fractions must be < 1, got {test + val}")
+    key = np.random.default_rng(seed).random(len(inter))
+    order = np.lexsort((key, inter.user))
+    rank, n = _rank_within_user(inter.user, order, inter.num_users)
+    n_test, n_val = _counts(n, test, val)
+    return _assign_last(rank, n, n_test, n_val)
+
+
+def _time_order(inter: Interactions, what: str) -> np.ndarray:
+    if inter.timestamp is None:
+        raise GnnrecError(f"the {what} split needs timestamps, and this dataset has none")
+    return np.lexsort((np.arange(len(inter)), inter.timestamp, inter.user))
+
+
+def temporal_split(inter: Interactions, test: float = 0.2, val: float = 0.0) -> np.ndarray:
+    r"""Temporal per-user split: each user's latest ``round(n * test)``
+    interactions go to test and the ``round(n * val)`` before them to
+    validation (ties keep file order), e.g. PDNS's "latest 10% of each user".
+    """
+    _check_fraction("test fraction", test)
+    _check_fraction("validation fraction", val)
+    order = _time_order(inter, "temporal")
+    rank, n = _rank_within_user(inter.user, order, inter.num_users)
+    n_test, n_val = _counts(n, test, val)
+    return _assign_last(rank, n, n_test, n_val)
+
+
+def temporal_leave_one_out(inter: Interactions, val: bool = True) -> np.ndarray:
+    r"""Leave-one-out by time (the HDCCF / NCF protocol): each user's last
+    interaction is the test item and, when ``val`` is set, the second to last
+    the validation item. Users with a single interaction keep it for
+    training; users with two give no validation item.
+    """
+    order = _time_order(inter, "leave-one-out")
+    rank, n = _rank_within_user(inter.user, order, inter.num_users)
+    n_test = (n >= 2).astype(np.int64)
+    n_val = ((n >= 3) & val).astype(np.int64)
+    return _assign_last(rank, n, n_test, n_val)
+
+
+def carve_validation(inter: Interactions, fold: np.ndarray, val: float,
+                     seed: int = 0) -> np.ndarray:
+    r"""Moves a random ``round(n * val)`` of each user's *training*
+    interactions into validation, for datasets that ship only train/test.
+    Test interactions are untouched."""
+    _check_fraction("validation fraction", val)
+    fold = fold.copy()
+    train_rows = np.flatnonzero(fold == TRAIN)
+    sub = inter.take(train_rows)
+    moved = random_split(sub, test=val, val=0.0, seed=seed) == TEST
+    fold[train_rows[moved]] = VAL
+    return fold
+
+
+def check_split(inter: Interactions, fold: np.ndarray, source: Optional[str] = None) -> None:
+    r"""Raises :class:`GnnrecError` when a user with validation or test
+    items has no training item (nothing to learn a user embedding from)."""
+    has_train = np.zeros(inter.num_users, bool)
+    has_train[inter.user[fold == TRAIN]] = True
+    evaluated = np.zeros(inter.num_users, bool)
+    evaluated[inter.user[fold != TRAIN]] = True
+    cold = np.flatnonzero(evaluated & ~has_train)
+    if len(cold):
+        where = f"{source}: " if source else ""
+        raise GnnrecError(
+            f"{where}{len(cold)} user(s) have validation/test items but no training item "
+            f"(first: user {inter.users[cold[0]].item()!r}); filter them out (e.g. --k-core) or "
+            "use a split that keeps a training item per user")

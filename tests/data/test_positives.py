@@ -1,0 +1,53 @@
+import numpy as np
+import torch
+from scipy.stats import chisquare
+
+from gnnrec.data.positives import PositiveSet
+from tests.conftest import random_graph
+
+
+def dense(ps: PositiveSet):
+    m = np.zeros((ps.num_users, ps.num_items), bool)
+    u = (ps.keys // ps.num_items).numpy()
+    m[u, ps.col.numpy()] = True
+    return m
+
+
+def test_contains_matches_dense():
+    g = random_graph(9, 13, 0.4, seed=1)
+    ps, m = g.positives, dense(g.positives)
+    uu, ii = torch.meshgrid(torch.arange(9), torch.arange(13), indexing="ij")
+    assert np.array_equal(ps.contains(uu, ii).numpy(), m)
+
+
+def test_items_of_gathers_each_users_items():
+    g = random_graph(9, 13, 0.4, seed=2)
+    users = torch.tensor([3, 0, 3, 8])
+    row, item = g.positives.items_of(users)
+    m = dense(g.positives)
+    got = {(int(r), int(i)) for r, i in zip(row, item)}
+    want = {(r, i) for r, u in enumerate(users.tolist()) for i in np.flatnonzero(m[u])}
+    assert got == want and len(row) == len(want)
+
+
+def test_sample_complement_never_returns_a_member(dense_graph):
+    g = dense_graph
+    users = torch.arange(g.num_users).repeat_interleave(200)
+    items = g.positives.sample_complement(users, 5, torch.Generator().manual_seed(0))
+    assert items.shape == (len(users), 5)
+    assert not g.positives.contains(users.unsqueeze(1), items).any()
+    assert items.min() >= 0 and items.max() < g.num_items
+
+
+def test_sample_complement_is_uniform_over_non_members():
+    g = random_graph(3, 12, 0.5, seed=5)
+    m = dense(g.positives)
+    gen = torch.Generator().manual_seed(1)
+    for u in range(3):
+        draws = g.positives.sample_complement(torch.full((6000,), u), 1, gen).flatten()
+        free = np.flatnonzero(~m[u])
+        counts = np.bincount(draws.numpy(), minlength=12)
+        assert counts[m[u]].sum() == 0
+        # chi-square goodness of fit against the uniform over the non-members
+        p = chisquare(counts[free]).pvalue
+        assert p > 1e-3, (u, counts[free], p)

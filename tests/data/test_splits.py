@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from gnnrec.data import splits
+from gnnrec.data.interactions import Interactions
+from gnnrec.errors import GnnrecError
+
+TRAIN, VAL, TEST = 0, 1, 2
+
+
+def table(num_users=50, seed=0, with_time=True):
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    for u in range(num_users):
+        n = int(rng.integers(1, 40))
+        its = rng.choice(200, n, replace=False)
+        users += [u] * n
+        items += its.tolist()
+        times += rng.permutation(n).astype(float).tolist()
+    return Interactions.from_raw(np.array(users), np.array(items),
+                                 timestamp=np.array(times) if with_time else None)
+
+
+def per_user_counts(inter, fold):
+    return [np.bincount(inter.user[fold == f], minlength=inter.num_users) for f in (TRAIN, VAL, TEST)]
+
+
+def test_random_split_ratios_and_no_leakage():
+    inter = table()
+    fold = splits.random_split(inter, test=0.2, val=0.1, seed=1)
+    n = np.bincount(inter.user, minlength=inter.num_users)
+    tr, va, te = per_user_counts(inter, fold)
+    assert np.all(tr >= 1)
+    assert np.all(tr + va + te == n)
+    expect_test = np.minimum(np.floor(n * 0.2 + 0.5), n - 1)
+    assert np.array_equal(te, expect_test)
+    expect_val = np.minimum(np.floor(n * 0.1 + 0.5), n - 1 - expect_test)
+    assert np.array_equal(va, expect_val)
+    # every interaction in exactly one fold, pairs unique across folds
+    keys = inter.user * 1000 + inter.item
+    sets = [set(keys[fold == f]) for f in (TRAIN, VAL, TEST)]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert sum(len(s) for s in sets) == len(inter)
+
+
+def test_random_split_is_deterministic_under_seed():
+    inter = table()
+    a = splits.random_split(inter, 0.2, 0.1, seed=3)
+    b = splits.random_split(inter, 0.2, 0.1, seed=3)
+    c = splits.random_split(inter, 0.2, 0.1, seed=4)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_temporal_split_respects_time_order():
+    inter = table()
+    fold = splits.temporal_split(inter, test=0.2, val=0.1)
+    for u in range(inter.num_users):
+        m = inter.user == u
+        t, f = inter.timestamp[m], fold[m]
+        if (f == TEST).any():
+            assert t[f == TEST].min() > t[f != TEST].max()
+        if (f == VAL).any():
+            assert t[f == VAL].min() > t[f == TRAIN].max()
+            assert t[f == VAL].max() < t[f == TEST].min()
+
+
+def test_leave_one_out_takes_last_and_second_to_last():
+    inter = table()
+    fold = splits.temporal_leave_one_out(inter, val=True)
+    n = np.bincount(inter.user, minlength=inter.num_users)
+    tr, va, te = per_user_counts(inter, fold)
+    assert np.array_equal(te, (n >= 2).astype(int))
+    assert np.array_equal(va, (n >= 3).astype(int))
+    for u in np.flatnonzero(n >= 3):
+        m = inter.user == u
+        order = np.argsort(inter.timestamp[m])
+        assert fold[m][order[-1]] == TEST and fold[m][order[-2]] == VAL
+
+
+def test_temporal_needs_timestamps():
+    with pytest.raises(GnnrecError, match="needs timestamps"):
+        splits.temporal_split(table(with_time=False))
+
+
+def test_carve_validation_leaves_test_untouched():
+    inter = table()
+    fold = splits.random_split(inter, test=0.2, seed=0)
+    carved = splits.carve_validation(inter, fold, 0.1, seed=0)
+    assert np.array_equal(carved == TEST, fold == TEST)
+    assert np.all((carved == VAL) <= (fold == TRAIN))
+    assert (carved == VAL).sum() > 0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_bad_fractions(bad):
+    with pytest.raises(GnnrecError):
+        splits.random_split(table(), test=bad)
