@@ -1,0 +1,120 @@
+"""The encoder contract: a graph in, per-layer and pooled embeddings out."""
+import abc
+from dataclasses import dataclass
+from typing import Callable, List, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from gnnrec.data.graph import RecGraph
+
+
+@dataclass
+class EncoderOutput:
+    r"""One forward pass of an encoder over all nodes (users first).
+
+    Attributes:
+        layers (list of Tensor): the ``L + 1`` per-layer embeddings
+            ``(num_users + num_items, D)``; ``layers[0]`` is the ego
+            (trainable) embedding table.
+        pooled (Tensor): ``pool(layers)``, ``(num_users + num_items, D_out)``.
+        num_users (int): where items start.
+        pool (callable): the encoder's pooling of a ``(..., L + 1, D)`` stack,
+            used by samplers that synthesise per-layer negatives (MixGCF).
+    """
+    layers: List[Tensor]
+    pooled: Tensor
+    num_users: int
+    pool: Callable[[Tensor], Tensor]
+
+    @property
+    def user(self) -> Tensor:
+        return self.pooled[:self.num_users]
+
+    @property
+    def item(self) -> Tensor:
+        return self.pooled[self.num_users:]
+
+    @property
+    def ego(self) -> Tensor:
+        return self.layers[0]
+
+    def user_ego(self, index: Tensor) -> Tensor:
+        return self.layers[0][index]
+
+    def item_ego(self, index: Tensor) -> Tensor:
+        return self.layers[0][index + self.num_users]
+
+    def user_layers(self, index: Tensor) -> Tensor:
+        """``(*index.shape, L + 1, D)`` per-layer embeddings of users."""
+        return torch.stack([x[index] for x in self.layers], dim=-2)
+
+    def item_layers(self, index: Tensor) -> Tensor:
+        """``(*index.shape, L + 1, D)`` per-layer embeddings of items."""
+        index = index + self.num_users
+        return torch.stack([x[index] for x in self.layers], dim=-2)
+
+
+GraphLike = Union[RecGraph, "torch_geometric.data.HeteroData"]  # noqa: F821
+
+
+class Encoder(torch.nn.Module, abc.ABC):
+    r"""Base class of user/item encoders.
+
+    Subclasses implement :meth:`encode` (graph to :class:`EncoderOutput`) and
+    :meth:`pool`. Calling the module returns ``(user_emb, item_emb)`` so a
+    trained encoder drops into other PyG pipelines.
+
+    Args:
+        num_users (int): number of users.
+        num_items (int): number of items.
+        embedding_dim (int): size of the ego embeddings.
+    """
+    #: whether :meth:`encode` gives per-layer embeddings a sampler may mix
+    provides_layers: bool = True
+
+    def __init__(self, num_users: int, num_items: int, embedding_dim: int):
+        super().__init__()
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.embedding_dim = int(embedding_dim)
+        self.embedding = torch.nn.Embedding(self.num_users + self.num_items, self.embedding_dim)
+        self._graph_cache = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.weight.device
+
+    @abc.abstractmethod
+    def encode(self, graph: RecGraph) -> EncoderOutput:
+        """All nodes' per-layer and pooled embeddings on ``graph``."""
+
+    @abc.abstractmethod
+    def pool(self, layers: Tensor) -> Tensor:
+        """Pools a ``(..., L + 1, D)`` stack into final embeddings."""
+
+    def as_graph(self, graph: GraphLike) -> RecGraph:
+        r"""A :class:`RecGraph` on this encoder's device. A ``HeteroData`` is
+        converted once and cached while its ``edge_index`` is unchanged."""
+        if isinstance(graph, RecGraph):
+            return graph.to(self.device)
+        from gnnrec.data.dataset import EDGE
+
+        ei = graph[EDGE].edge_index
+        key = (ei.data_ptr(), ei._version, tuple(ei.shape), str(self.device))
+        if self._graph_cache is None or self._graph_cache[0] != key:
+            self._graph_cache = (key, RecGraph.from_hetero(graph, self.device))
+        return self._graph_cache[1]
+
+    def forward(self, graph: GraphLike) -> Tuple[Tensor, Tensor]:
+        r"""Returns ``(user_emb, item_emb)`` of shapes
+        ``(num_users, D_out)`` and ``(num_items, D_out)``."""
+        out = self.encode(self.as_graph(graph))
+        return out.user, out.item
+
+    def check_graph(self, graph: RecGraph) -> None:
+        if graph.num_users != self.num_users or graph.num_items != self.num_items:
+            raise ValueError(
+                f"graph has {graph.num_users} users / {graph.num_items} items, the encoder "
+                f"{self.num_users} / {self.num_items}")
