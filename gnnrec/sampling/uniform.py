@@ -1,0 +1,39 @@
+"""RNS: uniform negatives over each user's non-interacted items."""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from gnnrec.nn.base import EncoderOutput
+from gnnrec.sampling.base import NegativeSampler, Negatives, real_negatives
+
+
+class RNS(NegativeSampler):
+    r"""Random negative sampling (`Rendle et al. 2009, BPR
+    <https://arxiv.org/abs/1205.2618>`_): each negative is uniform over
+    :math:`\mathcal{I} \setminus \mathcal{I}_u`, exactly (no rejection loop,
+    see :meth:`~gnnrec.data.positives.PositiveSet.sample_complement`).
+
+    Args:
+        num_negatives (int, optional): negatives per positive; with more than
+            one the embeddings are ``(B, K, D)``. (default: :obj:`1`)
+    """
+    summary = "uniform over each user's non-interacted items (exact)"
+
+
+    def __init__(self, num_negatives: int = 1):
+        super().__init__()
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        self._k = int(num_negatives)
+
+    @property
+    def num_negatives(self) -> int:
+        return self._k
+
+    def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
+               generator: Optional[torch.Generator] = None) -> Negatives:
+        items = self.candidates(users, self._k, generator)
+        if self._k == 1:
+            items = items.squeeze(1)
+        return real_negatives(items, out, users, pos_items)
