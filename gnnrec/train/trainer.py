@@ -1,0 +1,190 @@
+"""The training loop: epochs of mini-batches; everything else is a callback."""
+import random
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from gnnrec.data.graph import RecGraph
+from gnnrec.errors import GnnrecError
+from gnnrec.train.batching import BATCHINGS
+
+_PRIME = 1_000_003
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    r"""The seed of one epoch. Every random draw of epoch ``e`` (batch
+    order, negatives, dropout) derives from ``(seed, e)`` alone, so a run
+    resumed at an epoch boundary repeats the uninterrupted run exactly."""
+    return (seed * _PRIME + epoch) % (2 ** 63 - 1)
+
+
+def _fast_adam(params) -> Dict:
+    """The fused Adam kernel where this torch has it for the device."""
+    devices = {p.device.type for p in params}
+    if len(devices) == 1 and devices <= {"cpu", "cuda"}:
+        return {"fused": True}
+    return {}
+
+
+class TrainingStopped(Exception):
+    """Training cannot go on (e.g. a non-finite loss); the message says why."""
+
+
+class Callback:
+    r"""Hooks into :class:`Trainer`. Override what you need; state that must
+    survive ``--resume`` goes through :meth:`state_dict`."""
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Dict) -> None:
+        pass
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def state_dict(self) -> Dict:
+        return {}
+
+    def load_state_dict(self, state: Dict) -> None:
+        pass
+
+
+class Trainer:
+    r"""Minimises an :class:`~gnnrec.train.objective.Objective` with Adam.
+
+    The trainer knows nothing of the model family: it walks batches, calls
+    the objective, steps the optimiser and hands each epoch's logs to the
+    callbacks (evaluation, early stopping, checkpoints, logging). A
+    callback stops training by setting :attr:`should_stop`.
+
+    Args:
+        objective (Objective): what to minimise.
+        graph (RecGraph): the training graph, on the training device.
+        epochs (int, optional): last epoch to run. (default: :obj:`1000`)
+        batch_size (int, optional): interactions per step.
+            (default: :obj:`2048`)
+        lr (float, optional): Adam learning rate. (default: :obj:`1e-3`)
+        batching (str, optional): ``edges`` (one pass over the training
+            interactions per epoch) or ``users`` (draw a user, then one of its
+            items, ``|train|`` times, as LightGCN's PyTorch code).
+            (default: :obj:`"edges"`)
+        seed (int, optional): seed of every random draw. (default: :obj:`0`)
+        callbacks (sequence of Callback, optional): hooks, called in order.
+        progress (bool, optional): a progress bar per epoch.
+            (default: :obj:`False`)
+    """
+
+    def __init__(self, objective, graph: RecGraph, epochs: int = 1000, batch_size: int = 2048,
+                 lr: float = 1e-3, batching: str = "edges", seed: int = 0,
+                 callbacks: Sequence[Callback] = (), progress: bool = False):
+        self.check_options(epochs, batch_size, lr, batching, seed)
+        self.objective = objective.bind(graph)
+        self.graph, self.epochs, self.seed = graph, int(epochs), int(seed)
+        self.batches = BATCHINGS[batching](graph, batch_size)
+        params = [p for p in objective.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(params, lr=lr, **_fast_adam(params))
+        self.callbacks: List[Callback] = list(callbacks)
+        self.progress = progress
+        self.epoch = 0  # completed epochs
+        self.should_stop = False
+
+    @staticmethod
+    def check_options(epochs=None, batch_size=None, lr=None, batching=None, seed=None) -> None:
+        r"""Raises :class:`GnnrecError` for impossible values among those given
+        (the command line calls it before reading any data)."""
+        if epochs is not None and epochs < 0:
+            raise GnnrecError(f"--epochs must be >= 0, got {epochs}")
+        if batch_size is not None and batch_size < 1:
+            raise GnnrecError(f"--batch-size must be >= 1, got {batch_size}")
+        if lr is not None and lr <= 0:
+            raise GnnrecError(f"--lr must be > 0, got {lr}")
+        if batching is not None and batching not in BATCHINGS:
+            raise GnnrecError(f"unknown batching {batching!r}; choose from {', '.join(BATCHINGS)}")
+
+    @property
+    def device(self) -> torch.device:
+        return self.graph.device
+
+    def generator(self, epoch: int) -> torch.Generator:
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(epoch_seed(self.seed, epoch))
+        return gen
+
+    def train_epoch(self, epoch: int) -> Dict:
+        r"""One epoch; returns its logs (mean loss, seconds, ...)."""
+        torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout and other global draws
+        gen = self.generator(epoch)
+        self.objective.train()
+        sums: Dict[str, torch.Tensor] = {}
+        n = 0
+        start = time.perf_counter()
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(self.batches), desc=f"epoch {epoch}", leave=False,
+                       unit="batch", dynamic_ncols=True)
+        for step, (users, items) in enumerate(self.batches(gen)):
+            loss, stats = self.objective(self.graph, users, items, gen)
+            if not torch.isfinite(loss):
+                if bar is not None:
+                    bar.close()
+                raise TrainingStopped(
+                    f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
+                    "training stopped and the last good checkpoint is kept (try a lower --lr)")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v.detach()
+            n += 1
+            if bar is not None:
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{float(stats['loss']):.4f}")
+        if bar is not None:
+            bar.close()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        logs = {"epoch": epoch, "train_seconds": time.perf_counter() - start}
+        logs.update({k: float(v) / max(n, 1) for k, v in sums.items()})
+        return logs
+
+    def fit(self) -> "Trainer":
+        r"""Runs epochs ``self.epoch + 1 .. epochs`` (all of them on a fresh
+        trainer, the rest after :meth:`load_state_dict`)."""
+        self.should_stop = False
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        while self.epoch < self.epochs and not self.should_stop:
+            epoch = self.epoch + 1
+            logs = self.train_epoch(epoch)
+            self.epoch = epoch
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+        for cb in self.callbacks:
+            cb.on_fit_end(self)
+        return self
+
+    def state_dict(self) -> Dict:
+        return {"epoch": self.epoch, "objective": self.objective.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "seed": self.seed,
+                "callbacks": [cb.state_dict() for cb in self.callbacks]}
+
+    def load_state_dict(self, state: Dict) -> None:
+        self.epoch = int(state["epoch"])
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.seed = int(state["seed"])
+        for cb, s in zip(self.callbacks, state.get("callbacks", [])):
+            cb.load_state_dict(s)
