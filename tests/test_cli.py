@@ -1,0 +1,150 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gnnrec.cli import cli
+from tests.conftest import write_lightgcn_files
+
+FAST = ["--epochs", "2", "--dim", "8", "--layers", "1", "--batch-size", "64", "--ks", "5,10",
+        "--device", "cpu", "--no-progress"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def make_data(folder):
+    rng = np.random.default_rng(0)
+    train = {100 + u: (rng.choice(40, 8, replace=False) * 3).tolist() for u in range(30)}
+    test = {u: [items[0] + 1] for u, items in train.items()}
+    return write_lightgcn_files(folder, train, test), train, test
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return make_data(str(tmp_path / "d"))[0]
+
+
+def one_line_error(result, code=2):
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+def test_train_evaluate_recommend_export_data(runner, data_dir, tmp_path):
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST])
+    assert r.exit_code == 0, r.output
+    assert "recall@10" in r.output and "MostPop" in r.output
+    assert "validation carved out of train" in r.output
+    for name in ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json"):
+        assert os.path.exists(os.path.join(out, name))
+
+    r = runner.invoke(cli, ["evaluate", os.path.join(out, "best.pt"), "--json", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output[r.output.index("{"):])
+    assert 0 <= got["model"]["recall@20"] <= 1
+
+    r = runner.invoke(cli, ["recommend", os.path.join(out, "best.pt"), "--user", "103",
+                            "--user", "107", "-k", "3", "--format", "json", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    recs = json.loads(r.output[r.output.index("["):])
+    assert [x["user"] for x in recs] == ["103", "107"]
+    _, train, test = make_data(str(tmp_path / "again"))
+    known = {i for items in list(train.values()) + list(test.values()) for i in items}
+    for x in recs:
+        assert len(x["items"]) == 3 and set(x["items"]) <= known
+        assert set(x["items"]).isdisjoint(train[int(x["user"])])
+
+    r = runner.invoke(cli, ["export", os.path.join(out, "best.pt"), str(tmp_path / "emb.npy"),
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "emb.users.npy").shape == (30, 8)
+
+    r = runner.invoke(cli, ["data", "--dataset", data_dir, "--json"])
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.output)
+    assert stats["users"] == 30 and stats["test_interactions"] == 30
+
+
+def test_unknown_model_fails_before_reading_data(runner, tmp_path):
+    r = runner.invoke(cli, ["train", "--model", "gcn", "--dataset", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "gcn" in r.output
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--sampler-opt", "num_negatives=0"], "num_negatives must be >= 1"),
+    (["--sampler-opt", "bogus=1"], "unknown option of RNS"),
+    (["--model-opt", "num_layers=x"], "expected int"),
+    (["--lr", "-1"], "--lr must be > 0"),
+    (["--ks", "0"], "cut-offs must be >= 1"),
+    (["--metric", "auc@5"], "bad metric"),
+])
+def test_bad_options_fail_before_reading_data(runner, tmp_path, args, needle):
+    r = runner.invoke(cli, ["train", "--dataset", str(tmp_path / "nope"), *args])
+    assert needle in one_line_error(r)
+
+
+def test_malformed_file_is_one_line_exit_2(runner, tmp_path):
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "train.txt").write_text("0 1 2\n1 3 four\n")
+    r = runner.invoke(cli, ["train", "--dataset", str(d), "--out", str(tmp_path / "r")])
+    line = one_line_error(r)
+    assert "train.txt:2:" in line and "'four'" in line
+    assert not os.path.exists(tmp_path / "r")
+
+
+def test_existing_run_needs_resume_or_overwrite(runner, data_dir, tmp_path):
+    out = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST]).exit_code == 0
+    before = open(os.path.join(out, "last.pt"), "rb").read()
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST])
+    assert "already holds a run" in one_line_error(r)
+    assert open(os.path.join(out, "last.pt"), "rb").read() == before
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, "--resume",
+                            "--epochs", "3", "--device", "cpu", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "resuming" in r.output
+
+
+def test_checkpoint_from_other_dataset(runner, data_dir, tmp_path):
+    out = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST]).exit_code == 0
+    other = write_lightgcn_files(str(tmp_path / "o"), {0: [1, 2, 3], 1: [2, 3]}, {0: [4], 1: [1]})
+    r = runner.invoke(cli, ["evaluate", os.path.join(out, "best.pt"), "--dataset", other,
+                            "--device", "cpu"])
+    assert "trained on other data" in one_line_error(r)
+
+
+def test_recommend_unknown_user(runner, data_dir, tmp_path):
+    out = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST]).exit_code == 0
+    r = runner.invoke(cli, ["recommend", os.path.join(out, "best.pt"), "--user", "5"])
+    assert "unknown user 5" in one_line_error(r)
+
+
+def test_ctrl_c_exits_130_with_resume_hint(runner, data_dir, tmp_path, monkeypatch):
+    from gnnrec.train import trainer
+
+    def interrupted(self, epoch):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Trainer, "train_epoch", interrupted)
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST])
+    assert r.exit_code == 130
+    assert "--resume" in r.output
+    assert os.path.exists(os.path.join(out, "last.pt"))
+
+
+def test_help_lists_options(runner):
+    r = runner.invoke(cli, ["train", "--help"])
+    assert r.exit_code == 0 and "--sampler-opt" in r.output and "[default: 2048]" in r.output
+    r = runner.invoke(cli, ["train", "--list-options"])
+    assert "num_negatives=1" in r.output and "lightgcn:" in r.output
