@@ -52,9 +52,7 @@ class FixedRNS(RNS):
     fixed = None
 
     def sample(self, users, pos_items, out, generator=None):
-        from gnnrec.sampling.base import real_negatives
-
-        return real_negatives(self.fixed, out, users, pos_items)
+        return self.pack(self.fixed.unsqueeze(1), out, users, pos_items)
 
 
 class GnnrecSystem:

@@ -66,6 +66,17 @@ class PositiveSet:
             offset = offset - first[row] + start[row]
         return row, self.col[offset]
 
+    def sample_members(self, rows: Tensor, num: int, generator: torch.Generator = None) -> Tensor:
+        r"""``(B, num)`` members drawn uniformly, with replacement, from each
+        row's set (every row must have at least one member)."""
+        deg = self.degree[rows].unsqueeze(-1)
+        if bool((deg == 0).any()):
+            raise ValueError("a row has no member to sample")
+        u = torch.rand((len(rows), num), generator=generator, device=rows.device,
+                       dtype=torch.float64)
+        offset = torch.minimum((u * deg).long(), deg - 1)
+        return self.col[self.rowptr[rows].unsqueeze(-1) + offset]
+
     def sample_complement(self, users: Tensor, num: int = 1,
                           generator: torch.Generator = None) -> Tensor:
         r"""Draws ``num`` items per user uniformly from the items *not* in

@@ -18,13 +18,11 @@ class Negatives:
         emb (Tensor): pooled embeddings, ``(B, D)`` for one negative per
             positive or ``(B, K, D)`` for several.
         ego (Tensor): their layer-0 embeddings (same leading shape), the
-            terms of the L2 regulariser; for synthetic negatives, the
-            synthetic layer-0 embedding.
-        items (Tensor, optional): the item ids when real items were picked
-            (``None`` for purely synthetic negatives).
-        hardness (Tensor, optional): ``(B,)`` or ``(B, K)`` score of each
-            negative divided by the score of its positive (AHNS's hardness),
-            for the per-epoch diagnostics.
+            terms of the L2 regulariser.
+        items (Tensor, optional): the item ids when real items were picked,
+            ``(B,)`` or ``(B, K)`` (``None`` for purely synthetic negatives).
+        hardness (Tensor, optional): AHNS's hardness of each negative, see
+            :func:`hardness`, for the per-epoch diagnostics.
     """
     emb: Tensor
     ego: Tensor
@@ -33,14 +31,23 @@ class Negatives:
 
 
 def hardness(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-    r"""AHNS's hardness of each negative, :math:`e_u^\top e_j / e_u^\top e_{i^+}`
-    (no gradient)."""
+    r"""AHNS's hardness of each negative (AHNS paper, Introduction and
+    Eq. 5): :math:`\mathbf{e}_u^\top\mathbf{e}_j / \mathbf{e}_u^\top
+    \mathbf{e}_{i^+}`, without gradient. The ratio is defined only for a
+    positive :math:`\mathbf{e}_u^\top\mathbf{e}_{i^+} > 0` (the paper's
+    assumption); other pairs give NaN and are left out of the averages.
+
+    Shapes: user, pos ``(B, D)``; neg ``(B, D)`` or ``(B, K, D)``.
+    """
     with torch.no_grad():
         pos_score = (user * pos).sum(-1)
-        neg_score = (user.unsqueeze(-2) * neg).sum(-1) if neg.dim() == 3 else (user * neg).sum(-1)
         if neg.dim() == 3:
+            neg_score = torch.einsum("bd,bkd->bk", user, neg)
             pos_score = pos_score.unsqueeze(-1)
-        return neg_score / pos_score
+        else:
+            neg_score = (user * neg).sum(-1)
+        out = neg_score / pos_score
+        return torch.where(pos_score > 0, out, torch.full_like(out, float("nan")))
 
 
 class NegativeSampler(abc.ABC):
@@ -49,17 +56,21 @@ class NegativeSampler(abc.ABC):
     A sampler is built from its hyperparameters alone (so options are checked
     before any data is read), then :meth:`bind` to the training graph, after
     which :meth:`sample` runs on whole batches of tensors on the graph's
-    device. Exclusion of training positives is exact.
+    device: candidates are drawn, scored and selected for the whole batch at
+    once, never in a Python loop over examples. Exclusion of training
+    positives is exact.
+
+    Args:
+        num_negatives (int): negatives per positive, :math:`K`; with more
+            than one the embeddings are ``(B, K, D)``.
     """
     #: needs the encoder's per-layer embeddings (e.g. MixGCF)
     needs_layers: bool = False
 
-    def __init__(self):
+    def __init__(self, num_negatives: int = 1):
         self.graph: Optional[RecGraph] = None
-
-    @property
-    def num_negatives(self) -> int:
-        return 1
+        _at_least("num_negatives", num_negatives, 1)
+        self.num_negatives = int(num_negatives)
 
     def bind(self, graph: RecGraph) -> "NegativeSampler":
         """Attaches the training graph (positives, popularity)."""
@@ -67,8 +78,31 @@ class NegativeSampler(abc.ABC):
         return self
 
     def candidates(self, users: Tensor, num: int, generator=None) -> Tensor:
-        r"""``(B, num)`` items drawn uniformly from each user's non-positives."""
-        return self.graph.positives.sample_complement(users, num, generator)
+        r"""``(B, K, num)`` items drawn uniformly, with replacement, from each
+        user's non-positives."""
+        items = self.graph.positives.sample_complement(users, self.num_negatives * num, generator)
+        return items.view(len(users), self.num_negatives, num)
+
+    @staticmethod
+    def candidate_scores(out: EncoderOutput, users: Tensor, items: Tensor) -> Tensor:
+        r"""``(B, K, M)`` inner products of the users' and the candidates'
+        pooled embeddings, without gradient (selection is not differentiated)."""
+        with torch.no_grad():
+            u = out.user[users]
+            return torch.einsum("bd,bkmd->bkm", u, out.item[items])
+
+    def pack(self, items: Tensor, out: EncoderOutput, users: Tensor, pos_items: Tensor,
+             emb: Optional[Tensor] = None, ego: Optional[Tensor] = None) -> Negatives:
+        r"""Negatives from ``(B, K)`` picked items (and, for synthesisers,
+        their synthetic embeddings), squeezed to ``(B, ...)`` when ``K = 1``."""
+        emb = out.item[items] if emb is None else emb
+        ego = out.item_ego(items) if ego is None else ego
+        h = hardness(out.user[users].detach(), out.item[pos_items].detach(), emb.detach())
+        neg = Negatives(emb=emb, ego=ego, items=items, hardness=h)
+        if self.num_negatives == 1:
+            neg = Negatives(*(None if t is None else t.squeeze(1)
+                              for t in (neg.emb, neg.ego, neg.items, neg.hardness)))
+        return neg
 
     @abc.abstractmethod
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
@@ -85,8 +119,13 @@ class NegativeSampler(abc.ABC):
         return f"{type(self).__name__}({opts})"
 
 
-def real_negatives(items: Tensor, out: EncoderOutput, users: Tensor, pos_items: Tensor) -> Negatives:
-    """Packs picked real items into :class:`Negatives`."""
-    emb = out.item[items]
-    return Negatives(emb=emb, ego=out.item_ego(items), items=items,
-                     hardness=hardness(out.user[users], out.item[pos_items], emb))
+def _at_least(name: str, value, low) -> None:
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+
+
+def _in_range(name: str, value, low, high, closed: str = "[]") -> None:
+    lo_ok = value >= low if closed[0] == "[" else value > low
+    hi_ok = value <= high if closed[1] == "]" else value < high
+    if not (lo_ok and hi_ok):
+        raise ValueError(f"{name} must be in {closed[0]}{low}, {high}{closed[1]}, got {value}")

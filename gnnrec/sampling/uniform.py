@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
-from gnnrec.sampling.base import NegativeSampler, Negatives, real_negatives
+from gnnrec.sampling.base import NegativeSampler, Negatives
 
 
 class RNS(NegativeSampler):
@@ -20,20 +20,10 @@ class RNS(NegativeSampler):
     """
     summary = "uniform over each user's non-interacted items (exact)"
 
-
     def __init__(self, num_negatives: int = 1):
-        super().__init__()
-        if num_negatives < 1:
-            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
-        self._k = int(num_negatives)
-
-    @property
-    def num_negatives(self) -> int:
-        return self._k
+        super().__init__(num_negatives)
 
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:
-        items = self.candidates(users, self._k, generator)
-        if self._k == 1:
-            items = items.squeeze(1)
-        return real_negatives(items, out, users, pos_items)
+        items = self.candidates(users, 1, generator).squeeze(-1)
+        return self.pack(items, out, users, pos_items)

@@ -133,8 +133,9 @@ class JsonLines(Callback):
                 f.writelines(kept)
 
     def on_epoch_end(self, trainer, epoch, logs):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in logs.items()}
         with open(self.path, "a") as f:
-            f.write(json.dumps({k: v for k, v in logs.items()}, sort_keys=False) + "\n")
+            f.write(json.dumps(clean) + "\n")
 
 
 class Console(Callback):
@@ -145,7 +146,7 @@ class Console(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         parts = [f"epoch {epoch:>4}/{trainer.epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
-        if "hardness" in logs:
+        if logs.get("hardness") is not None and not math.isnan(logs["hardness"]):
             parts.append(f"hardness {logs['hardness']:.3f}")
         parts.append(f"{logs['train_seconds']:.1f}s")
         shown = [k for k in self.keys if k in logs]

@@ -120,12 +120,14 @@ class Trainer:
         gen.manual_seed(epoch_seed(self.seed, epoch))
         return gen
 
-    def train_epoch(self, epoch: int) -> Dict:
-        r"""One epoch; returns its logs (mean loss, seconds, ...)."""
+    def train_epoch(self, epoch: int, max_batches: Optional[int] = None) -> Dict:
+        r"""One epoch (or its first ``max_batches`` steps, for timing);
+        returns its logs (mean loss and other statistics, seconds, steps)."""
         torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout and other global draws
         gen = self.generator(epoch)
         self.objective.train()
         sums: Dict[str, torch.Tensor] = {}
+        counts: Dict[str, torch.Tensor] = {}
         n = 0
         start = time.perf_counter()
         bar = None
@@ -135,6 +137,8 @@ class Trainer:
             bar = tqdm(total=len(self.batches), desc=f"epoch {epoch}", leave=False,
                        unit="batch", dynamic_ncols=True)
         for step, (users, items) in enumerate(self.batches(gen)):
+            if max_batches is not None and step >= max_batches:
+                break
             loss, stats = self.objective(self.graph, users, items, gen)
             if not torch.isfinite(loss):
                 if bar is not None:
@@ -145,8 +149,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v.detach()
+            for k, v in stats.items():  # batch means; NaN (undefined) batches skipped
+                v = v.detach()
+                ok = torch.isfinite(v)
+                sums[k] = sums.get(k, 0.0) + torch.where(ok, v, torch.zeros_like(v))
+                counts[k] = counts.get(k, 0) + ok.to(torch.int64)
             n += 1
             if bar is not None:
                 bar.update(1)
@@ -156,8 +163,9 @@ class Trainer:
             bar.close()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        logs = {"epoch": epoch, "train_seconds": time.perf_counter() - start}
-        logs.update({k: float(v) / max(n, 1) for k, v in sums.items()})
+        logs = {"epoch": epoch, "train_seconds": time.perf_counter() - start, "batches": n}
+        logs.update({k: float(v) / max(int(counts[k]), 1) if int(counts[k]) else float("nan")
+                     for k, v in sums.items()})
         return logs
 
     def fit(self) -> "Trainer":

@@ -1,0 +1,50 @@
+"""PDNS: DNS selection, then positive-dominated mixing."""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from gnnrec.nn.base import EncoderOutput
+from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least, _in_range
+from gnnrec.sampling.dynamic import dns_select
+
+
+class PDNS(NegativeSampler):
+    r"""Positive-dominated negative synthesising (`Shi et al., "Enhancing
+    Recommender Systems: A Strategy to Mitigate False Negative Impact"`,
+    ``papers/pdns-...``, Sec. 3.2): a DNS pick :math:`j` (Eq. 3) is mixed
+    with the positive, Eq. 5,
+
+    .. math::
+        \tilde{\mathbf{e}}_{j'} = a\,\mathbf{e}_{i} + (1 - a)\,\mathbf{e}_j,
+
+    with a fixed :math:`a` (normally > 0.7, so the positive dominates).
+    Gradients flow into both :math:`\mathbf{e}_i` and
+    :math:`\mathbf{e}_j`, so BPR on :math:`\tilde{\mathbf{e}}_{j'}` is Eq. 7,
+    :math:`-\ln\sigma((1-a)(\hat y_{ui} - \hat y_{uj}))`: exactly DNS with the
+    soft BPR loss of Eq. 10 at :math:`\beta = 1 - a` (``--loss softbpr``),
+    same loss and same gradients (Eq. 8-9). The L2 term penalises the real
+    item :math:`j`'s ego embedding, so the two forms minimise the same
+    objective.
+
+    Args:
+        mix (float, optional): :math:`a`, in ``[0, 1]``. (default: :obj:`0.9`)
+        num_candidates (int, optional): DNS pool size :math:`H`.
+            (default: :obj:`16`)
+        num_negatives (int, optional): negatives per positive.
+            (default: :obj:`1`)
+    """
+    summary = "DNS pick mixed with the positive: a*e_i + (1-a)*e_j (a fixed, ~0.9)"
+
+    def __init__(self, mix: float = 0.9, num_candidates: int = 16, num_negatives: int = 1):
+        super().__init__(num_negatives)
+        _in_range("mix", mix, 0.0, 1.0)
+        _at_least("num_candidates", num_candidates, 1)
+        self.mix, self.num_candidates = float(mix), int(num_candidates)
+
+    def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
+               generator: Optional[torch.Generator] = None) -> Negatives:
+        items = dns_select(self, users, out, self.num_candidates, 1, generator)  # (B, K)
+        pos = out.item[pos_items].unsqueeze(1)
+        emb = self.mix * pos + (1.0 - self.mix) * out.item[items]
+        return self.pack(items, out, users, pos_items, emb=emb)
