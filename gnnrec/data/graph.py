@@ -30,6 +30,7 @@ class RecGraph:
         self.user_degree = self.positives.degree
         self.item_degree = torch.bincount(self.item, minlength=self.num_items)
         self._adj: Dict[str, object] = {}
+        self._item_positives: Optional[PositiveSet] = None
 
     @property
     def device(self) -> torch.device:
@@ -65,6 +66,15 @@ class RecGraph:
         if device is not None:
             ei = ei.to(device)
         return cls(ei[0], ei[1], dataset.num_users, dataset.num_items)
+
+    @property
+    def item_positives(self) -> PositiveSet:
+        r"""The users of every item (the transposed positive sets), built on
+        first use."""
+        if self._item_positives is None:
+            self._item_positives = PositiveSet(self.item, self.user, self.num_items,
+                                               self.num_users)
+        return self._item_positives
 
     def to(self, device) -> "RecGraph":
         if torch.device(device) == self.device:

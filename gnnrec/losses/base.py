@@ -5,6 +5,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from gnnrec.losses.scorers import Dot, Scorer, make_scorer
+
 
 class RecLoss(torch.nn.Module, abc.ABC):
     r"""Base class of recommendation losses.
@@ -12,11 +14,32 @@ class RecLoss(torch.nn.Module, abc.ABC):
     A loss declares where its negatives come from in :attr:`negatives`:
     ``"sampler"`` (explicit negatives from a
     :class:`~gnnrec.sampling.NegativeSampler`, ``(B, D)`` or ``(B, K, D)``)
-    or ``"in_batch"`` (the other positives of the mini-batch; no sampler).
-    The trainer checks the pairing before training starts.
+    or ``"in_batch"`` (built from the mini-batch itself; no sampler). The
+    objective checks the pairing before training starts and passes context
+    by keyword: ``users`` and ``items`` (the batch's ids), ``out`` (the
+    encoder's :class:`~gnnrec.nn.EncoderOutput`), ``graph`` (the training
+    :class:`~gnnrec.data.RecGraph`) and ``generator``. A loss scores pairs
+    with its :attr:`scorer` (inner product unless it says otherwise), which
+    evaluation then uses too.
     """
     #: ``"sampler"`` or ``"in_batch"``
     negatives: str = "sampler"
+
+    def __init__(self, scorer: str = "dot"):
+        super().__init__()
+        self.scorer_name = scorer
+        self.scorer: Optional[Scorer] = None
+        if scorer != "modulated":  # modulated needs the embedding size: see attach()
+            self.scorer = make_scorer(scorer, 0)
+
+    def attach(self, encoder) -> None:
+        r"""Called once by the objective with the encoder (before the
+        optimiser exists), to build anything sized by it."""
+        if self.scorer is None:
+            self.scorer = make_scorer(self.scorer_name, encoder.out_dim)
+
+    def bind(self, graph) -> None:
+        r"""Called with the training graph (precompute per-graph terms)."""
 
     @abc.abstractmethod
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,
@@ -24,12 +47,9 @@ class RecLoss(torch.nn.Module, abc.ABC):
         r"""The mean loss of the batch."""
 
 
-def pair_scores(user: Tensor, pos: Tensor, neg: Tensor):
-    r"""Inner-product scores: ``(B,)`` positives and ``(B,)`` or ``(B, K)``
-    negatives."""
-    pos_score = (user * pos).sum(-1)
-    if neg.dim() == 3:
-        neg_score = torch.einsum("bd,bkd->bk", user, neg)
-    else:
-        neg_score = (user * neg).sum(-1)
+def pair_scores(user: Tensor, pos: Tensor, neg: Tensor, scorer: Optional[Scorer] = None):
+    r"""Scores: ``(B,)`` positives and ``(B,)`` or ``(B, K)`` negatives."""
+    scorer = scorer or Dot()
+    pos_score = scorer.pair(user, pos)
+    neg_score = scorer.pair(user.unsqueeze(1) if neg.dim() == 3 else user, neg)
     return pos_score, neg_score

@@ -18,6 +18,10 @@ class BPR(RecLoss):
 
     The L2 penalty on ego embeddings is added by the objective, not here.
 
+    Args:
+        scorer (str, optional): :math:`\hat y`: ``dot``, ``cosine`` or
+            ``modulated`` (HDCCF Eq. 7-8). (default: :obj:`"dot"`)
+
     Shapes:
         - **input:** user :math:`(B, D)`, pos :math:`(B, D)`, neg
           :math:`(B, D)` or :math:`(B, K, D)`
@@ -25,10 +29,13 @@ class BPR(RecLoss):
     """
     summary = "BPR: -ln sigmoid(y_ui - y_uj), mean over the batch"
 
+    def __init__(self, scorer: str = "dot"):
+        super().__init__(scorer)
+
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,
                 **context) -> Tensor:
-        pos_score, neg_score = pair_scores(user, pos, neg)
+        pos_score, neg_score = pair_scores(user, pos, neg, self.scorer)
         if neg_score.dim() == 2:
             pos_score = pos_score.unsqueeze(-1)
         return F.softplus(neg_score - pos_score).mean()

@@ -86,6 +86,11 @@ class Encoder(torch.nn.Module, abc.ABC):
     def device(self) -> torch.device:
         return self.embedding.weight.device
 
+    @property
+    def out_dim(self) -> int:
+        """Size of the pooled (final) embeddings."""
+        return self.embedding_dim
+
     @abc.abstractmethod
     def encode(self, graph: RecGraph) -> EncoderOutput:
         """All nodes' per-layer and pooled embeddings on ``graph``."""

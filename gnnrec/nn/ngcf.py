@@ -78,6 +78,15 @@ class NGCF(Encoder):
     def num_layers(self) -> int:
         return len(self.layer_sizes)
 
+    @property
+    def out_dim(self) -> int:
+        return self.embedding_dim + sum(self.layer_sizes)
+
+    @property
+    def provides_layers(self) -> bool:
+        """Per-layer stacks exist only when every layer has the ego size."""
+        return all(s == self.embedding_dim for s in self.layer_sizes)
+
     def reset_parameters(self):
         torch.nn.init.xavier_uniform_(self.embedding.weight)
         for lin in list(self.W1) + list(self.W2):

@@ -43,13 +43,15 @@ class Objective(torch.nn.Module):
         super().__init__()
         if reg_weight < 0:
             raise GnnrecError(f"--reg must be >= 0, got {reg_weight}")
+        check_compatible(encoder, sampler, loss)
         self.encoder, self.sampler, self.loss = encoder, sampler, loss
         self.reg_weight = float(reg_weight)
-        check_compatible(encoder, sampler, loss)
+        loss.attach(encoder)
 
     def bind(self, graph: RecGraph) -> "Objective":
         if self.sampler is not None:
             self.sampler.bind(graph)
+        self.loss.bind(graph)
         return self
 
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
@@ -60,14 +62,15 @@ class Objective(torch.nn.Module):
         neg = None
         if self.sampler is not None:
             neg = self.sampler(users, items, out, generator)
-        loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items)
+        loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items,
+                         out=out, graph=graph, generator=generator)
         sq = out.ego[rows].pow(2).sum()
         if neg is not None:
             sq = sq + neg.ego.pow(2).sum()
         reg = self.reg_weight * 0.5 * sq / len(users)
         stats = {"loss": loss.detach(), "reg": reg.detach()}
         if neg is not None and neg.hardness is not None:
-            stats["hardness"] = neg.hardness.float().mean()
+            stats["hardness"] = torch.nanmean(neg.hardness.float())
         return loss + reg, stats
 
     @torch.no_grad()
@@ -79,16 +82,30 @@ class Objective(torch.nn.Module):
             out = self.encoder.encode(graph)
         finally:
             self.encoder.train(was)
-        return dot_scores(out.user, out.item)
+        scorer = self.loss.scorer
+        if scorer is None or type(scorer).__name__ == "Dot":
+            return dot_scores(out.user, out.item)
+        user, item = out.user, out.item
+        return lambda users: scorer.matrix(user[users], item)
 
 
 def check_compatible(encoder: Encoder, sampler: Optional[NegativeSampler], loss: RecLoss) -> None:
-    r"""Raises :class:`GnnrecError` for pairings that cannot train."""
+    r"""Raises :class:`GnnrecError` for pairings that cannot train, saying
+    what does combine."""
+    from gnnrec.losses import LOSSES
+
+    def names(kind):
+        return ", ".join(n for n, c in LOSSES.items() if getattr(c, "negatives", None) == kind)
+
     if loss.negatives == "sampler" and sampler is None:
-        raise GnnrecError(f"loss {type(loss).__name__} needs explicit negatives: pick a --sampler")
+        raise GnnrecError(f"loss {type(loss).__name__} needs explicit negatives: pick a --sampler "
+                          f"(losses without a sampler: {names('in_batch')}, or ssm with "
+                          "in_batch=true)")
     if loss.negatives == "in_batch" and sampler is not None:
-        raise GnnrecError(f"loss {type(loss).__name__} uses in-batch negatives and takes no "
-                          f"sampler (got {type(sampler).__name__})")
+        raise GnnrecError(
+            f"loss {type(loss).__name__} uses in-batch negatives and takes no sampler (got "
+            f"{type(sampler).__name__}); samplers combine with: {names('sampler')}, and ssm "
+            "with in_batch=false")
     if sampler is not None and sampler.needs_layers and not encoder.provides_layers:
         raise GnnrecError(f"sampler {type(sampler).__name__} mixes per-layer embeddings, and "
                           f"encoder {type(encoder).__name__} does not provide them")

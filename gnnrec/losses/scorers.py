@@ -1,0 +1,87 @@
+"""Similarity functions f(u, i) that losses and evaluation share."""
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class Scorer(torch.nn.Module):
+    r"""Base class: :meth:`pair` scores aligned pairs (broadcasting over
+    leading dimensions), :meth:`matrix` scores every user against every item.
+    The default is the inner product."""
+
+    def pair(self, u: Tensor, v: Tensor) -> Tensor:
+        return (u * v).sum(-1)
+
+    def matrix(self, u: Tensor, v: Tensor) -> Tensor:
+        r"""``(B, N)`` scores of ``u`` ``(B, D)`` against ``v`` ``(N, D)``."""
+        return u @ v.t()
+
+
+class Dot(Scorer):
+    r""":math:`f(u, i) = \mathbf{e}_u^\top \mathbf{e}_i`."""
+
+
+class Cosine(Scorer):
+    r""":math:`f(u, i) = \mathbf{e}_u^\top \mathbf{e}_i / (\|\mathbf{e}_u\|
+    \|\mathbf{e}_i\|)`, in :math:`[-1, 1]` (PopDCL, SSM)."""
+
+    def pair(self, u, v):
+        return (F.normalize(u, dim=-1) * F.normalize(v, dim=-1)).sum(-1)
+
+    def matrix(self, u, v):
+        return F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).t()
+
+
+class Modulated(Scorer):
+    r"""HDCCF's neural modulated similarity (``papers/hdccf-...``, Eq. 7-8):
+
+    .. math::
+        f(u, i) = (\mathbf{m}_{ui} \odot \mathbf{p}_u)^\top
+        (\mathbf{m}_{ui} \odot \mathbf{q}_i), \qquad
+        \mathbf{m}_{ui} = \sigma\big(g(\mathbf{e}_i \,\|\, \mathbf{e}_u \,\|\,
+        \mathbf{e}_i \odot \mathbf{e}_u)\big),
+
+    with :math:`g: \mathbb{R}^{3d} \to \mathbb{R}^d` a one-hidden-layer MLP
+    (ReLU, width ``hidden``). The encoder's embeddings serve both as the
+    factors :math:`\mathbf{e}` fed to :math:`g` and as
+    :math:`\mathbf{p}_u, \mathbf{q}_i`. Every pair goes through :math:`g`,
+    so full-ranking evaluation costs ``users x items`` MLP calls (chunked to
+    bound memory; practical on a GPU).
+
+    Args:
+        dim (int): embedding size :math:`d`.
+        hidden (int, optional): hidden width of :math:`g`; ``None`` is ``d``.
+        chunk (int, optional): pairs per MLP call in :meth:`matrix`.
+            (default: :obj:`2**18`)
+    """
+
+    def __init__(self, dim: int, hidden: int = None, chunk: int = 2 ** 18):
+        super().__init__()
+        hidden = hidden or dim
+        self.g = torch.nn.Sequential(torch.nn.Linear(3 * dim, hidden), torch.nn.ReLU(),
+                                     torch.nn.Linear(hidden, dim))
+        self.chunk = int(chunk)
+
+    def pair(self, u, v):
+        u, v = torch.broadcast_tensors(u, v)
+        m = torch.sigmoid(self.g(torch.cat([v, u, v * u], dim=-1)))
+        return ((m * u) * (m * v)).sum(-1)
+
+    def matrix(self, u, v):
+        rows = max(1, self.chunk // max(len(v), 1))
+        out = []
+        for start in range(0, len(u), rows):
+            ub = u[start:start + rows].unsqueeze(1)  # (b, 1, D)
+            out.append(self.pair(ub, v.unsqueeze(0)))
+        return torch.cat(out, 0) if out else u.new_zeros(0, len(v))
+
+
+def make_scorer(name: str, dim: int) -> Scorer:
+    r"""``dot``, ``cosine`` or ``modulated`` (needs the embedding size)."""
+    if name == "dot":
+        return Dot()
+    if name == "cosine":
+        return Cosine()
+    if name == "modulated":
+        return Modulated(dim)
+    raise ValueError(f"scorer must be one of dot, cosine, modulated, got {name!r}")

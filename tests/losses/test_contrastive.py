@@ -1,0 +1,263 @@
+"""SSM, HDCCF/DCL and PopDCL against per-example references and the papers'
+identities (HDCCF Eq. 4, Theorem 1, the clamp; PopDCL Eq. 3, 6, 8)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gnnrec.data.graph import RecGraph
+from gnnrec.losses import DCL, HDCCF, SSM, PopDCL
+from gnnrec.losses.hdccf import block_mask, debiased_log_negative_score
+from gnnrec.nn import MF
+from tests.conftest import random_graph
+
+
+def setup(seed=0, users=10, items=16, dim=5):
+    g = random_graph(users, items, 0.3, seed=seed)
+    torch.manual_seed(seed)
+    enc = MF(users, items, embedding_dim=dim)
+    out = enc.encode(g)
+    b_users = torch.arange(users)
+    row, item = g.positives.items_of(b_users)
+    b_items = item[torch.searchsorted(row, b_users)]
+    return g, out, b_users, b_items
+
+
+def sets_of(g):
+    pos = {u: set() for u in range(g.num_users)}
+    for u, i in zip(g.user.tolist(), g.item.tolist()):
+        pos[u].add(i)
+    return pos
+
+
+def test_ssm_equals_per_example_reference():
+    torch.manual_seed(0)
+    u, p, n = torch.randn(6, 4), torch.randn(6, 4), torch.randn(6, 3, 4)
+    tau = 0.3
+    loss = SSM(tau=tau, in_batch=False, scorer="dot")
+    got = float(loss(u, p, n))
+    ref = 0.0
+    for b in range(6):
+        s = [float(u[b] @ p[b]) / tau] + [float(u[b] @ n[b, k]) / tau for k in range(3)]
+        ref += -(s[0] - math.log(sum(math.exp(x) for x in s)))
+    assert got == pytest.approx(ref / 6, rel=1e-5)
+    # in-batch with cosine: negatives are the other rows' positives
+    got = float(SSM(tau=tau)(u, p))
+    un, pn = torch.nn.functional.normalize(u, dim=1), torch.nn.functional.normalize(p, dim=1)
+    ref = 0.0
+    for b in range(6):
+        s = [float(un[b] @ pn[j]) / tau for j in range(6)]
+        ref += -(s[b] - math.log(sum(math.exp(x) for x in s)))
+    assert got == pytest.approx(ref / 6, rel=1e-5)
+
+
+def hdccf_reference(loss, g, out, users, items, gen_seed):
+    """Per-row Python loops over Eq. 1-2 / 14-17 (+ Eq. 5-6, 26-27)."""
+    gen = torch.Generator().manual_seed(gen_seed)
+    item_nb = g.positives.sample_members(users, loss.P, gen)
+    user_nb = g.item_positives.sample_members(items, loss.P, gen)
+    tau, B, P = loss.tau, len(users), loss.P
+    Q = P * (B - 1)
+    U = out.num_users
+    cosine = loss.scorer_name == "cosine"
+
+    def f(a, b):
+        a, b = a.double(), b.double()
+        return float(a @ b / (a.norm() * b.norm())) if cosine else float(a @ b)
+    pooled = out.pooled.detach()
+    pos_sets = sets_of(g)
+    item_users = {}
+    for u, its in pos_sets.items():
+        for i in its:
+            item_users.setdefault(i, set()).add(u)
+
+    def debiased(neg_scores, neg_observed, pos_scores, omega):
+        unobs = [math.exp(s) for s, o in zip(neg_scores, neg_observed) if not o]
+        mean_neg = sum(unobs) / len(unobs) if unobs else None
+        mean_pos = sum(math.exp(s) for s in pos_scores) / len(pos_scores)
+        bound = Q * math.exp(-1 / tau)
+        if mean_neg is None:
+            return bound
+        return max(Q / (1 - omega) * (mean_neg - omega * mean_pos), bound)
+
+    total = 0.0
+    for k in range(B):
+        u, i = int(users[k]), int(items[k])
+        eu, ei = pooled[u], pooled[U + i]
+        s_pos = f(eu, ei) / tau
+        others = [m for m in range(B) if m != k]
+        neg_items = [int(item_nb[m, p]) for m in others for p in range(P)]
+        neg_users = [int(user_nb[m, p]) for m in others for p in range(P)]
+        s_ni = [f(eu, pooled[U + j]) / tau for j in neg_items]
+        s_nu = [f(pooled[v], ei) / tau for v in neg_users]
+        if loss.debias:
+            pos_i = [f(eu, pooled[U + int(j)]) / tau for j in item_nb[k]] + [s_pos]
+            pos_u = [f(pooled[int(v)], ei) / tau for v in user_nb[k]] + [s_pos]
+            F_i = debiased(s_ni, [j in pos_sets[u] for j in neg_items], pos_i, loss.omega_item)
+            F_u = debiased(s_nu, [i in pos_sets[v] for v in neg_users], pos_u, loss.omega_user)
+        else:
+            F_i = sum(math.exp(s) for s in s_ni)
+            F_u = sum(math.exp(s) for s in s_nu)
+        if not loss.user_negatives:
+            F_u = 0.0
+        total += -(s_pos - math.log(F_i + F_u + math.exp(s_pos))) / B
+        # auxiliary terms (Eq. 5 / 17): user-user with positives user_nb[k]
+        for lam, anchor, pos_nb, neg_nb, emb_off, shares in (
+                (loss.lambda_u, eu, user_nb[k], neg_users, 0,
+                 lambda v: bool(pos_sets[u] & pos_sets[v])),
+                (loss.lambda_i, ei, item_nb[k], neg_items, U,
+                 lambda j: bool(item_users[i] & item_users[j]))):
+            if lam == 0:
+                continue
+            keep = [x for x in neg_nb if not (loss.debias and shares(x))]
+            neg_sum = sum(math.exp(f(anchor, pooled[emb_off + x]) / tau) for x in keep)
+            if loss.debias and keep:
+                neg_sum *= Q / len(keep)
+            for x in pos_nb:
+                sp = f(anchor, pooled[emb_off + int(x)]) / tau
+                total += lam * -(sp - math.log(math.exp(sp) + neg_sum)) / (B * P)
+    return total
+
+
+@pytest.mark.parametrize("options", [
+    {"debias": False, "scorer": "dot"},
+    {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
+    {"debias": True, "scorer": "cosine", "num_neighbors": 3},
+    {"debias": True, "lambda_u": 0.0, "lambda_i": 0.5, "user_negatives": False},
+])
+def test_hdccf_equals_per_example_reference(options):
+    g, out, users, items = setup(seed=1)
+    loss = HDCCF(tau=0.5, **options)
+    loss.attach(MF(1, 1, 5))
+    got = float(loss(out.user[users], out.item[items], users=users, items=items, out=out,
+                     graph=g, generator=torch.Generator().manual_seed(3)).detach())
+    want = hdccf_reference(loss, g, out, users, items, 3)
+    assert got == pytest.approx(want, rel=1e-4)
+
+
+def test_dcl_is_hdccf_items_only():
+    g, out, users, items = setup(seed=2)
+    a = DCL(tau=0.5, omega=0.1, scorer="dot")
+    b = HDCCF(tau=0.5, omega_item=0.1, omega_user=0.0, lambda_u=0, lambda_i=0,
+              user_negatives=False, num_neighbors=1, scorer="dot")
+    kw = dict(users=users, items=items, out=out, graph=g)
+    la = a(out.user[users], out.item[items], generator=torch.Generator().manual_seed(0), **kw)
+    lb = b(out.user[users], out.item[items], generator=torch.Generator().manual_seed(0), **kw)
+    assert float(la.detach()) == pytest.approx(float(lb.detach()))
+
+
+def test_hdccf_gradients_have_eq4_properties():
+    # omega+ = 0 and the biased form: dL/ds_neg = P(neg), dL/ds_pos = -sum P(neg)
+    B, P = 4, 2
+    loss = HDCCF(tau=0.2, num_neighbors=P, debias=False)
+    torch.manual_seed(0)
+    s_pos = torch.randn(B, requires_grad=True)
+    s_items = torch.randn(B, B * P, requires_grad=True)
+    s_users = torch.randn(B, B * P, requires_grad=True)
+    own = block_mask(B, P, "cpu")
+    per_row = loss.user_item_loss(s_pos, s_items, s_users, own)
+    per_row.sum().backward()
+    denom = (s_pos.exp() + (s_items.exp() * ~own).sum(1) + (s_users.exp() * ~own).sum(1))
+    prob_items = s_items.exp() / denom.unsqueeze(1) * ~own
+    prob_users = s_users.exp() / denom.unsqueeze(1) * ~own
+    # property 1: each negative's gradient is its probability (so proportional to e^{f/tau})
+    assert torch.allclose(s_items.grad, prob_items.detach(), atol=1e-6)
+    assert torch.allclose(s_users.grad, prob_users.detach(), atol=1e-6)
+    # property 2: the positive's gradient is minus their sum
+    assert torch.allclose(s_pos.grad, -(prob_items.sum(1) + prob_users.sum(1)).detach(),
+                          atol=1e-6)
+
+
+def test_debiased_score_reduces_to_biased_at_omega_zero():
+    torch.manual_seed(0)
+    tau = 0.1
+    neg = torch.rand(5, 12) * 2 / tau - 1 / tau  # logits of cosine scores in [-1, 1]
+    pos = torch.rand(5, 3) / tau
+    everything = torch.ones(5, 12, dtype=torch.bool)
+    got = debiased_log_negative_score(neg, everything, pos, omega=0.0, q=12, tau=tau)
+    assert torch.allclose(got, torch.logsumexp(neg, 1), atol=1e-5)
+
+
+def test_clamp_holds():
+    torch.manual_seed(1)
+    tau, q = 0.2, 8
+    neg = torch.randn(50, q) * 3
+    pos = torch.randn(50, 4) * 3 + 2  # strong positives drive the estimate below zero
+    unobs = torch.rand(50, q) > 0.3
+    unobs[0] = False  # a row with no unobserved negative
+    got = debiased_log_negative_score(neg, unobs, pos, omega=0.6, q=q, tau=tau)
+    bound = math.log(q) - 1 / tau
+    assert torch.isfinite(got).all() and (got >= bound - 1e-6).all()
+    assert float(got[0]) == pytest.approx(bound)
+    assert (got == bound).any() and (got > bound).any()
+
+
+def test_theorem1_unbiased_by_monte_carlo():
+    # items 0..9 are true negatives, 10..14 false negatives (really positives);
+    # sampling from unobserved items mixes them: p = w+ p+ + w- p-.
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.uniform(-1, 0.5, 10), rng.uniform(0.5, 1.0, 5)])
+    true_neg, false_neg = np.arange(10), np.arange(10, 15)
+    w, N, P, draws, tau = 0.3, 16, 4, 40000, 1.0
+    is_false = rng.random((draws, N)) < w
+    neg_items = np.where(is_false, rng.choice(false_neg, (draws, N)),
+                         rng.choice(true_neg, (draws, N)))
+    pos_items = rng.choice(false_neg, (draws, P))  # positives drawn from p+
+    log_f = debiased_log_negative_score(
+        torch.tensor(scores[neg_items] / tau), torch.ones(draws, N, dtype=torch.bool),
+        torch.tensor(scores[pos_items] / tau), omega=w, q=N, tau=1e-3)  # clamp out of reach
+    estimate = torch.exp(log_f).numpy() / N
+    target = np.exp(scores[true_neg] / tau).mean()  # E_{p-}[e^{f/tau}]
+    biased = np.exp(scores[neg_items] / tau).mean()
+    se = estimate.std() / np.sqrt(draws)
+    assert abs(estimate.mean() - target) < 4 * se
+    assert abs(biased - target) > 10 * se  # the plain mean is biased
+
+
+def toy_popdcl():
+    # users 0, 1; items 0..3; train: u0 {0, 1}, u1 {1, 2, 3}; pop = (1, 2, 1, 1), N = 5
+    g = RecGraph(torch.tensor([0, 0, 1, 1, 1]), torch.tensor([0, 1, 1, 2, 3]), 2, 4)
+    loss = PopDCL(tau=0.5)
+    loss.bind(g)
+    return g, loss
+
+
+def test_popdcl_omega_and_m_plus_by_hand():
+    g, loss = toy_popdcl()
+    users, items = torch.tensor([0, 1, 1]), torch.tensor([0, 2, 1])
+    scores = torch.tensor([[0.5, -0.2, 0.1], [0.3, 0.9, -0.4], [0.0, 0.2, 0.7]])
+    m_plus, omega = loss.corrections(users, items, scores)
+    # omega+(u) = sum of the user's item popularities / N (Eq. 8)
+    assert omega.tolist() == pytest.approx([3 / 5, 4 / 5, 4 / 5])
+    # P(i not in N_u) = pop(i) / sum pop (Eq. 3); f^- = mean of the row's other scores (Eq. 5)
+    p_not = [1 / 3, 1 / 4, 2 / 4]
+    f_minus = [(-0.2 + 0.1) / 2, (0.3 - 0.4) / 2, (0.0 + 0.2) / 2]
+    want = [1 / (1 + math.exp(-p * f)) for p, f in zip(p_not, f_minus)]
+    assert m_plus.tolist() == pytest.approx(want, rel=1e-6)
+
+
+def test_popdcl_equals_per_example_reference():
+    g, out, users, items = setup(seed=4, users=8, items=12)
+    loss = PopDCL(tau=0.5)
+    loss.bind(g)
+    got = float(loss(out.user[users], out.item[items], users=users, items=items).detach())
+    un = torch.nn.functional.normalize(out.user[users].detach().double(), dim=1)
+    pn = torch.nn.functional.normalize(out.item[items].detach().double(), dim=1)
+    pos_sets = sets_of(g)
+    pop = np.bincount(g.item.numpy(), minlength=g.num_items)
+    N = g.num_edges
+    tau, B = 0.5, len(users)
+    ref = 0.0
+    for k in range(B):
+        u, i = int(users[k]), int(items[k])
+        f = [float(un[k] @ pn[j]) for j in range(B)]
+        others = [j for j in range(B) if j != k]
+        popsum = sum(pop[x] for x in pos_sets[u])
+        m_plus = 1 / (1 + math.exp(-(pop[i] / popsum) * sum(f[j] for j in others) / (B - 1)))
+        w = popsum / N
+        num = math.exp((f[k] - m_plus) / tau)
+        den = num + sum(max((math.exp(f[j] / tau) - w * math.exp(f[k] / tau)) / (1 - w),
+                            math.exp(-1 / tau)) for j in others)
+        ref += -math.log(num / den) / B
+    assert got == pytest.approx(ref, rel=1e-5)
