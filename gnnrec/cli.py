@@ -155,8 +155,10 @@ def _component_help(registry, skip=()) -> str:
 @dataset_options
 @click.option("--model", type=click.Choice(list(MODELS)), default="lightgcn", show_default=True,
               help="Encoder.")
-@click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="rns", show_default=True,
-              help="Negative sampler (see --list-options for each one's options).")
+@click.option("--sampler", type=click.Choice(list(SAMPLERS)), default=None,
+              help="Negative sampler for losses with explicit negatives (see --list-options); "
+                   "in-batch losses (dcl, hdccf, popdcl, ssm by default) take none. "
+                   "[default: rns]")
 @click.option("--loss", type=click.Choice(list(LOSSES)), default="bpr", show_default=True,
               help="Training loss.")
 @click.option("--dim", type=int, default=None,
@@ -211,10 +213,12 @@ def _component_help(registry, skip=()) -> str:
               help="Progress bar per epoch. [default: on a terminal]")
 @click.option("--list-options", is_flag=True,
               help="List every model, sampler and loss with its options, then exit.")
+@click.option("--help-sampler", is_flag=True,
+              help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
 def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, loss_opt, epochs,
           batch_size, lr, reg, batching, seed, ks, metric, patience, eval_every, run_dir,
-          resume, overwrite, device, progress, list_options, **data_kwargs):
+          resume, overwrite, device, progress, list_options, help_sampler, **data_kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
     The bundled 10-core Gowalla sample is used when no --dataset is given;
@@ -226,6 +230,12 @@ def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, lo
         click.echo("models:\n" + _component_help(MODELS, ENCODER_ARGS))
         click.echo("samplers:\n" + _component_help(SAMPLERS))
         click.echo("losses:\n" + _component_help(LOSSES))
+        return
+    if help_sampler:
+        name = sampler or "rns"
+        click.echo("sampler " + _component_help({name: SAMPLERS[name]}))
+        click.echo("loss " + _component_help({loss: LOSSES[loss]}))
+        click.echo("set them with --sampler-opt KEY=VALUE / --loss-opt KEY=VALUE")
         return
     from gnnrec.metrics import parse_metric
     from gnnrec.train.experiment import format_results, train_run
@@ -242,11 +252,17 @@ def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, lo
             model_options["num_layers"] = layers
         else:
             raise GnnrecError("--layers: model mf has no propagation layers")
+    loss_options = parse_options(LOSSES[loss], loss_opt, (), "--loss-opt")
+    needs_sampler = resolve(LOSSES, loss, what="loss", **loss_options).negatives == "sampler"
+    if sampler is None and needs_sampler:
+        sampler = "rns"
+    if sampler is None and sampler_opt:
+        raise GnnrecError(f"--sampler-opt: loss {loss} uses in-batch negatives, no sampler")
     config = {
-        "model": model, "model_options": model_options,
-        "sampler": sampler if LOSSES[loss].negatives == "sampler" else None,
-        "sampler_options": parse_options(SAMPLERS[sampler], sampler_opt, (), "--sampler-opt"),
-        "loss": loss, "loss_options": parse_options(LOSSES[loss], loss_opt, (), "--loss-opt"),
+        "model": model, "model_options": model_options, "sampler": sampler,
+        "sampler_options": (parse_options(SAMPLERS[sampler], sampler_opt, (), "--sampler-opt")
+                            if sampler else {}),
+        "loss": loss, "loss_options": loss_options,
         "trainer": {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr,
                                           batching=batching, seed=seed).items() if v is not None},
         "reg": reg, "ks": ks_list, "monitor": monitor,
@@ -262,7 +278,7 @@ def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, lo
     Trainer.check_options(**config["trainer"])
     spec = data_spec(data_kwargs)
     dataset = load(session, spec)
-    run_dir = run_dir or os.path.join("runs", f"{model}-{sampler}-{loss}")
+    run_dir = run_dir or os.path.join("runs", f"{model}-{sampler or 'inbatch'}-{loss}")
     try:
         results = train_run(dataset, run_dir, config, device=device, resume=resume,
                             overwrite=overwrite, progress=session.progress(progress),
@@ -450,6 +466,87 @@ def data(session, as_json, save, **data_kwargs):
     if save:
         for path in write_lightgcn(ds, save):
             session.echo(f"wrote {path}")
+
+
+# --------------------------------------------------------------------------- bench
+
+def _split_names(text: str, registry, what: str):
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in registry:
+            raise GnnrecError(f"--{what}s: unknown {what} {n!r}; choose from {', '.join(registry)}")
+    if not names:
+        raise GnnrecError(f"--{what}s: give at least one name")
+    return names
+
+
+@cli.command(context_settings=CONTEXT)
+@dataset_options
+@click.option("--models", default="lightgcn", show_default=True,
+              help=f"Comma-separated models ({', '.join(MODELS)}).")
+@click.option("--samplers", default="rns", show_default=True,
+              help=f"Comma-separated samplers ({', '.join(SAMPLERS)}); ratios are to the first.")
+@click.option("--losses", default="bpr", show_default=True,
+              help=f"Comma-separated losses ({', '.join(LOSSES)}).")
+@click.option("--opt", "opts", multiple=True, metavar="NAME.KEY=VALUE",
+              help="An option of a named model, sampler or loss, e.g. dns.num_candidates=16; "
+                   "repeatable.")
+@click.option("--epochs", type=int, default=3, show_default=True,
+              help="Timed rounds of every combination; the first is a warm-up.")
+@click.option("--max-batches", type=int, default=None,
+              help="Time only this many batches of each epoch (quick runs on big data).")
+@click.option("--batch-size", type=int, default=None,
+              help=f"Interactions per step. [default: {default_of(Trainer, 'batch_size')}]")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_obj
+def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_size, device,
+          as_json, **data_kwargs):
+    r"""Per-epoch training time of models x samplers x losses, in one run.
+
+    Epochs of all combinations are timed round-robin on the same graph and
+    device (so a busy machine slows them alike); the median of the rounds
+    after the first is reported, with its ratio to the first sampler of the
+    same model and loss. Nothing is evaluated or saved.
+    """
+    from gnnrec.data.graph import RecGraph
+    from gnnrec.train.bench import bench as run_bench
+    from gnnrec.train.bench import format_bench
+    from gnnrec.train.experiment import build_objective, resolve_device
+
+    model_names = _split_names(models, MODELS, "model")
+    sampler_names = _split_names(samplers, SAMPLERS, "sampler")
+    loss_names = _split_names(losses, LOSSES, "loss")
+    registries = {**{n: MODELS[n] for n in model_names}, **{n: SAMPLERS[n] for n in sampler_names},
+                  **{n: LOSSES[n] for n in loss_names}}
+    options: Dict[str, Dict] = {}
+    for opt in opts:
+        name, _, rest = opt.partition(".")
+        if name not in registries or not rest:
+            raise GnnrecError(f"--opt {opt!r}: expected NAME.KEY=VALUE with NAME one of "
+                              f"{', '.join(registries)}")
+        skip = ENCODER_ARGS if name in MODELS else ()
+        options.setdefault(name, {}).update(
+            parse_options(registries[name], [rest], skip, f"--opt {name}"))
+    for m in model_names:  # fail on bad values before reading data
+        for lo in loss_names:
+            in_batch = resolve(LOSSES, lo, what="loss", **options.get(lo, {})).negatives \
+                == "in_batch"
+            for sa in ([None] if in_batch else sampler_names):
+                build_objective({"model": m, "model_options": options.get(m, {}),
+                                 "sampler": sa, "sampler_options": options.get(sa, {}),
+                                 "loss": lo, "loss_options": options.get(lo, {})}, 1, 2)
+    trainer_options = {} if batch_size is None else {"batch_size": batch_size}
+    Trainer.check_options(**trainer_options, epochs=epochs)
+    dev = resolve_device(device)
+    dataset = load(session, data_spec(data_kwargs))
+    graph = RecGraph.from_dataset(dataset, dev)
+    results = run_bench(graph, model_names, sampler_names, loss_names, options, epochs,
+                        max_batches, trainer_options, echo=session.echo)
+    if as_json:
+        click.echo(json.dumps({"device": str(dev), "results": results}, indent=2))
+    else:
+        click.echo(format_bench(results))
 
 
 def main(argv=None):

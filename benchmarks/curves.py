@@ -1,0 +1,153 @@
+"""Accuracy curves of several training set-ups at equal epochs, in one run.
+
+Each run is MODEL:SAMPLER:LOSS (SAMPLER '-' for in-batch losses). All runs
+share the data, the split, the seed, batch size, learning rate and L2; only
+what the run names differs (plus --opt NAME.KEY=VALUE for a component's own
+hyperparameters). Every --eval-every epochs each run is evaluated on the
+validation split (carved out of train, 10% per user) and on the test split;
+the record has per-epoch loss, seconds, negative hardness and both metric
+sets. The summary reports, per run, the best test Recall@20/NDCG@20 over
+the curve, the test value at the best-validation epoch (honest model
+selection), the last value, and the epochs to reach a target recall.
+
+Example (issue 3's sampler comparison):
+  python benchmarks/curves.py --data ../shared/data/gowalla --epochs 100 \
+      --runs lightgcn:rns:bpr,lightgcn:dns:bpr,lightgcn:mixgcf:bpr,lightgcn:pdns:bpr,lightgcn:ahns:bpr \
+      --out benchmarks/results/samplers_lightgcn.json
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+
+from gnnrec.data import RecGraph, load_dataset  # noqa: E402
+from gnnrec.losses import LOSSES  # noqa: E402
+from gnnrec.metrics import FullRankingEvaluator, metric_grid  # noqa: E402
+from gnnrec.nn import MODELS  # noqa: E402
+from gnnrec.registry import parse_options  # noqa: E402
+from gnnrec.sampling import SAMPLERS  # noqa: E402
+from gnnrec.train.experiment import build_objective, split_sets  # noqa: E402
+from gnnrec.train.trainer import Trainer  # noqa: E402
+
+
+def parse_runs(text):
+    runs = []
+    for spec in text.split(","):
+        model, sampler, loss = spec.split(":")
+        runs.append((model, None if sampler == "-" else sampler, loss))
+    return runs
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None, help="dataset path (default: bundled sample)")
+    p.add_argument("--k-core", type=int, default=0)
+    p.add_argument("--val-frac", type=float, default=0.1)
+    p.add_argument("--runs", required=True)
+    p.add_argument("--opt", action="append", default=[], metavar="NAME.KEY=VALUE")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--eval-every", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--reg", type=float, default=1e-4)
+    p.add_argument("--dim", type=int, default=64)
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--target-recall", type=float, default=None,
+                   help="report the first epoch each run reaches this test Recall@20")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+
+    device = torch.device(args.device)
+    ds = load_dataset(path=args.data, k_core=args.k_core, val_frac=args.val_frac)
+    graph = RecGraph.from_dataset(ds, device)
+    sets = split_sets(ds, device)
+    evaluator = FullRankingEvaluator(metric_grid(["recall", "ndcg"], [20]))
+    registries = {**MODELS, **SAMPLERS, **LOSSES}
+    options = {}
+    for opt in args.opt:
+        name, _, rest = opt.partition(".")
+        skip = ("num_users", "num_items") if name in MODELS else ()
+        options.setdefault(name, {}).update(parse_options(registries[name], [rest], skip))
+    info = {"machine": platform.node(), "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "torch": torch.__version__, "python": sys.version.split()[0],
+            "dataset": ds.name, "users": ds.num_users, "items": ds.num_items,
+            "train": graph.num_edges, "notes": ds.notes, "args": vars(args)}
+    print(json.dumps(info), flush=True)
+
+    runs = []
+    for model, sampler, loss in parse_runs(args.runs):
+        model_options = {"embedding_dim": args.dim}
+        if model == "lightgcn":
+            model_options["num_layers"] = args.layers
+        elif model == "ngcf":
+            model_options["layer_sizes"] = [args.dim] * args.layers
+        model_options.update(options.get(model, {}))
+        config = {"model": model, "model_options": model_options, "sampler": sampler,
+                  "sampler_options": options.get(sampler, {}), "loss": loss,
+                  "loss_options": options.get(loss, {}), "reg": args.reg}
+        torch.manual_seed(args.seed)  # the same initial embeddings for every run
+        objective = build_objective(config, ds.num_users, ds.num_items).to(device)
+        trainer = Trainer(objective, graph, epochs=args.epochs, batch_size=args.batch_size,
+                          lr=args.lr, seed=args.seed)
+        runs.append({"name": f"{model}:{sampler or '-'}:{loss}", "trainer": trainer,
+                     "records": []})
+
+    for epoch in range(1, args.epochs + 1):
+        for run in runs:
+            trainer = run["trainer"]
+            logs = trainer.train_epoch(epoch)
+            trainer.epoch = epoch
+            rec = {"epoch": epoch, "seconds": logs["train_seconds"], "loss": logs["loss"],
+                   "hardness": logs.get("hardness")}
+            if epoch % args.eval_every == 0 or epoch == args.epochs:
+                t = time.perf_counter()
+                score_fn = trainer.objective.score_fn(graph)
+                for fold, exclude in (("val", [sets["train"]]),
+                                      ("test", [sets["train"], sets["val"]])):
+                    res = evaluator.evaluate(score_fn, sets[fold], exclude)
+                    rec[f"{fold}/recall@20"] = res["recall@20"]
+                    rec[f"{fold}/ndcg@20"] = res["ndcg@20"]
+                rec["eval_seconds"] = time.perf_counter() - t
+            run["records"].append(rec)
+            print(json.dumps({"run": run["name"], **rec}), flush=True)
+
+    summary = {}
+    for run in runs:
+        evals = [r for r in run["records"] if "test/recall@20" in r]
+        best_test = max(evals, key=lambda r: r["test/recall@20"])
+        best_val = max(evals, key=lambda r: r["val/recall@20"])
+        secs = sorted(r["seconds"] for r in run["records"])
+        entry = {"best_test_recall@20": best_test["test/recall@20"],
+                 "best_test_ndcg@20": max(r["test/ndcg@20"] for r in evals),
+                 "best_test_epoch": best_test["epoch"],
+                 "test_at_best_val": {"epoch": best_val["epoch"],
+                                      "recall@20": best_val["test/recall@20"],
+                                      "ndcg@20": best_val["test/ndcg@20"]},
+                 "last": {"epoch": evals[-1]["epoch"], "recall@20": evals[-1]["test/recall@20"],
+                          "ndcg@20": evals[-1]["test/ndcg@20"]},
+                 "median_epoch_seconds": secs[len(secs) // 2]}
+        if args.target_recall is not None:
+            hit = [r["epoch"] for r in evals if r["test/recall@20"] >= args.target_recall]
+            entry["epochs_to_target"] = hit[0] if hit else None
+        summary[run["name"]] = entry
+    print(json.dumps({"summary": summary}, indent=2))
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump({"info": info, "runs": {r["name"]: r["records"] for r in runs},
+                       "summary": summary}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
