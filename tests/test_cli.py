@@ -148,3 +148,68 @@ def test_help_lists_options(runner):
     assert r.exit_code == 0 and "--sampler-opt" in r.output and "[default: 2048]" in r.output
     r = runner.invoke(cli, ["train", "--list-options"])
     assert "num_negatives=1" in r.output and "lightgcn:" in r.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--sampler", "dns", "--sampler-opt", "num_candidates=4"],
+    ["--sampler", "mixgcf", "--sampler-opt", "num_candidates=3"],
+    ["--sampler", "ahns", "--sampler-opt", "p=-1", "--sampler-opt", "beta=0.5"],
+    ["--sampler", "pdns", "--loss", "bpr"],
+    ["--sampler", "dns", "--loss", "softbpr", "--loss-opt", "beta=0.2"],
+    ["--loss", "ssm", "--loss-opt", "tau=0.2"],
+    ["--loss", "hdccf", "--loss-opt", "num_neighbors=2"],
+    ["--loss", "popdcl"],
+    ["--loss", "dcl"],
+])
+def test_train_with_samplers_and_losses(runner, data_dir, tmp_path, args):
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST, *args])
+    assert r.exit_code == 0, r.output
+    logs = [json.loads(x) for x in open(os.path.join(out, "log.jsonl"))]
+    assert len(logs) == 2 and all(np.isfinite(x["loss"]) for x in logs)
+    if "--sampler" in args:
+        assert all("hardness" in x for x in logs)
+
+
+def test_in_batch_loss_with_a_sampler_lists_what_combines(runner, tmp_path):
+    r = runner.invoke(cli, ["train", "--loss", "popdcl", "--sampler", "dns",
+                            "--dataset", str(tmp_path / "nope")])
+    line = one_line_error(r)
+    assert "takes no sampler" in line and "samplers combine with: bpr, softbpr" in line
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--sampler", "dns", "--sampler-opt", "num_candidates=0"], "num_candidates must be >= 1"),
+    (["--sampler", "pdns", "--sampler-opt", "mix=1.2"], "mix must be in [0.0, 1.0], got 1.2"),
+    (["--sampler", "ahns", "--sampler-opt", "p=1"], "p must be < 0, got 1.0"),
+    (["--sampler", "ahns", "--sampler-opt", "gamma=1"], "unknown option of AHNS (accepted: p,"),
+    (["--loss", "hdccf", "--loss-opt", "omega_user=1"], "omega_user must be in [0, 1)"),
+    (["--loss", "popdcl", "--sampler-opt", "x=1"], "uses in-batch negatives"),
+])
+def test_sampler_and_loss_option_errors(runner, tmp_path, args, needle):
+    r = runner.invoke(cli, ["train", "--dataset", str(tmp_path / "nope"), *args])
+    assert needle in one_line_error(r)
+
+
+def test_help_sampler(runner):
+    r = runner.invoke(cli, ["train", "--sampler", "ahns", "--help-sampler"])
+    assert r.exit_code == 0 and "p=-2.0" in r.output and "num_candidates=32" in r.output
+
+
+def test_bench_times_every_combination(runner, data_dir):
+    r = runner.invoke(cli, ["bench", "--dataset", data_dir, "--models", "mf,lightgcn",
+                            "--samplers", "rns,dns", "--losses", "bpr,popdcl", "--epochs", "2",
+                            "--batch-size", "64", "--device", "cpu", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output[r.output.index("{\n"):])["results"]
+    combos = {(x["model"], x["sampler"], x["loss"]) for x in res}
+    assert ("lightgcn", "dns", "bpr") in combos and ("mf", "in-batch", "popdcl") in combos
+    assert len(res) == 6
+    assert all(x["ratio"] > 0 and len(x["all_seconds"]) == 2 for x in res)
+    first = next(x for x in res if x["model"] == "mf" and x["loss"] == "bpr")
+    assert first["sampler"] == "rns" and first["ratio"] == 1.0
+
+
+def test_bench_rejects_bad_names(runner):
+    r = runner.invoke(cli, ["bench", "--samplers", "rns,foo"])
+    assert "unknown sampler 'foo'" in one_line_error(r)
