@@ -38,14 +38,15 @@ class Group(click.Group):
 
 
 class Session:
-    r"""The one context object: how to talk to the user."""
+    r"""The one context object: how to talk to the user. Progress and notes
+    go to stderr (silenced by ``--quiet``); results go to stdout."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
 
     def echo(self, msg: str = "") -> None:
         if not self.quiet:
-            click.echo(msg)
+            click.echo(msg, err=True)
 
     def progress(self, flag: Optional[bool]) -> bool:
         return (sys.stderr.isatty() and not self.quiet) if flag is None else flag

@@ -56,15 +56,20 @@ class MixGCF(NegativeSampler):
         a = torch.rand((B, K, M, L1, 1), generator=generator, device=cand.device,
                        dtype=pos_layers.dtype)
         with torch.no_grad():
-            if out.pooled.size(1) == pos_layers.size(-1):  # weighted-sum pooling
-                query = out.user[users].unsqueeze(1)  # (B, 1, D)
-            else:  # concatenation: compare layer by layer
-                query = out.user_layers(users)  # (B, L+1, D)
-            n = out.item_layers(cand).detach()  # (B, K, M, L+1, D)
-            p = pos_layers.detach()[:, None, None]
-            mixed = a * p + (1 - a) * n
-            scores = (mixed * query[:, None, None]).sum(-1)  # (B, K, M, L+1)
-            best = scores.argmax(2)  # (B, K, L+1)
+            # the score of a mixed embedding is linear in the mix:
+            # q.(a p + (1 - a) n) = a (q.p) + (1 - a) (q.n), so no mixed tensor is built
+            layerwise = out.pooled.size(1) != pos_layers.size(-1)  # concatenating encoder
+            q_all = out.user_layers(users) if layerwise else out.user[users]
+            s_n, s_p = [], []
+            for layer in range(L1):
+                q = q_all[:, layer] if layerwise else q_all  # (B, D)
+                n = out.layers[layer][cand + out.num_users]  # (B, K, M, D)
+                s_n.append(torch.einsum("bd,bkmd->bkm", q, n))
+                s_p.append((q * pos_layers[:, layer].detach()).sum(-1))
+            s_n = torch.stack(s_n, -1)  # (B, K, M, L+1)
+            s_p = torch.stack(s_p, -1)[:, None, None, :]  # (B, 1, 1, L+1)
+            scores = a.squeeze(-1) * s_p + (1 - a.squeeze(-1)) * s_n
+            best = scores.argmax(2)  # (B, K, L+1): the hop-mixing pick of every layer
         picked_items = cand.gather(2, best)  # (B, K, L+1): a candidate per layer
         a_best = a.squeeze(-1).gather(2, best.unsqueeze(2)).squeeze(2).unsqueeze(-1)
         neg_layers = torch.stack(
