@@ -55,6 +55,15 @@ class PositiveSet:
         pos = torch.searchsorted(self.keys, query).clamp_(max=len(self.keys) - 1)
         return self.keys[pos] == query
 
+    def contains_grid(self, rows: Tensor, cols: Tensor) -> Tensor:
+        r"""``(len(rows), len(cols))`` booleans: is ``cols[m]`` in the set of
+        ``rows[k]``? Built from a per-batch bitmap of the rows' members (one
+        scatter and one gather) rather than a search per pair."""
+        bitmap = torch.zeros(len(rows), self.num_items, dtype=torch.bool, device=rows.device)
+        r, c = self.items_of(rows)
+        bitmap[r, c] = True
+        return bitmap[:, cols]
+
     def items_of(self, users: Tensor) -> Tuple[Tensor, Tensor]:
         r"""All (row, item) pairs of a batch of users: ``row[k]`` is the
         position in ``users`` and ``item[k]`` one of that user's items."""

@@ -18,6 +18,12 @@ def block_mask(rows: int, per_row: int, device) -> Tensor:
     return owner.unsqueeze(0) == torch.arange(rows, device=device).unsqueeze(1)
 
 
+def own_columns(rows: int, per_row: int, device) -> Tensor:
+    r"""``(rows, per_row)`` column indices of each row's own block."""
+    return (torch.arange(rows, device=device).unsqueeze(1) * per_row
+            + torch.arange(per_row, device=device).unsqueeze(0))
+
+
 def masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:
     """Row-wise log-sum-exp over ``keep`` entries (``-inf`` for none)."""
     return torch.logsumexp(x.masked_fill(~keep, NEG_INF), dim=-1)
@@ -67,18 +73,17 @@ def debiased_log_negative_score(neg: Tensor, unobserved: Tensor, pos: Tensor, om
     return torch.maximum(log_f, torch.full_like(log_f, bound))
 
 
-def cooccur(ps: PositiveSet, a: Tensor, b: Tensor) -> Tensor:
+def cooccur(ps: PositiveSet, back: PositiveSet, a: Tensor, b: Tensor) -> Tensor:
     r"""``(len(a), len(b))`` booleans: do rows ``a[k]`` and ``b[m]`` share a
     member (two users with a common item, or two items with a common user)?
-    One sparse-sparse product over the batch, no loop."""
-    ra, ia = ps.items_of(a)
-    rb, ib = ps.items_of(b)
-    n = ps.num_items
-    ones_a = torch.ones(len(ra), device=a.device)
-    ones_b = torch.ones(len(rb), device=a.device)
-    A = torch.sparse_coo_tensor(torch.stack([ra, ia]), ones_a, (len(a), n))
-    Bt = torch.sparse_coo_tensor(torch.stack([ib, rb]), ones_b, (n, len(b)))
-    return torch.sparse.mm(A, Bt).to_dense() > 0
+    ``back`` is the transposed set (members to rows). Every row of ``a``
+    marks its two-hop neighbours in a per-batch bitmap (one scatter), which
+    is then gathered at ``b``; no loop."""
+    rows, members = ps.items_of(a)
+    hop, second = back.items_of(members)
+    bitmap = torch.zeros(len(a), back.num_items, dtype=torch.bool, device=a.device)
+    bitmap[rows[hop], second] = True
+    return bitmap[:, b]
 
 
 class HDCCF(RecLoss):
@@ -191,17 +196,17 @@ class HDCCF(RecLoss):
         s_users = self.scorer.matrix(user_emb, pos).t() / tau  # f(u^-, i_k), (B, BP)
         obs_i = obs_u = None
         if self.debias:
-            obs_i = graph.positives.contains(users.unsqueeze(1), item_flat.unsqueeze(0))
-            obs_u = graph.positives.contains(user_flat.unsqueeze(0), items.unsqueeze(1))
+            obs_i = graph.positives.contains_grid(users, item_flat)  # (u_k, i^-) in D
+            obs_u = graph.item_positives.contains_grid(items, user_flat)  # (u^-, i_k) in D
         loss = self.user_item_loss(s_pos, s_items, s_users if self.user_negatives else None,
                                    own, obs_i, obs_u).mean()
 
         if self.lambda_u > 0:
             loss = loss + self.lambda_u * self._aux(user, user_emb, users, user_flat, own,
-                                                    graph.positives, q)
+                                                    graph.positives, graph.item_positives, q)
         if self.lambda_i > 0:
             loss = loss + self.lambda_i * self._aux(pos, item_emb, items, item_flat, own,
-                                                    graph.item_positives, q)
+                                                    graph.item_positives, graph.positives, q)
         return loss
 
     def user_item_loss(self, s_pos: Tensor, s_items: Tensor, s_users: Optional[Tensor],
@@ -219,7 +224,8 @@ class HDCCF(RecLoss):
             sides.append((s_users, obs_u, self.omega_user))
         for s, obs, omega in sides:
             if self.debias:
-                positives = torch.cat([s[own].view(B, P), s_pos.unsqueeze(1)], 1)
+                positives = torch.cat([s.gather(1, own_columns(B, P, s.device)),
+                                       s_pos.unsqueeze(1)], 1)
                 parts.append(debiased_log_negative_score(s, ~own & ~obs, positives, omega, q,
                                                          self.tau))
             else:
@@ -227,16 +233,16 @@ class HDCCF(RecLoss):
         return torch.logsumexp(torch.stack(parts, 1), 1) - s_pos
 
     def _aux(self, anchor: Tensor, nb_emb: Tensor, anchor_ids: Tensor, nb_ids: Tensor,
-             own: Tensor, sets: PositiveSet, q: int) -> Tensor:
+             own: Tensor, sets: PositiveSet, back: PositiveSet, q: int) -> Tensor:
         r"""User-user (or item-item) loss, Eq. 5 / 17: positives are the
         row's own neighbours, negatives the other rows' (observed
         neighbours dropped and the rest rescaled, Eq. 26-27)."""
         B, P = own.shape[0], self.P
         s = self.pair_scorer.matrix(anchor, nb_emb) / self.tau  # (B, BP)
-        s_pos = s[own].view(B, P)
+        s_pos = s.gather(1, own_columns(B, P, s.device))
         keep = ~own
         if self.debias:
-            keep = keep & ~cooccur(sets, anchor_ids, nb_ids)
+            keep = keep & ~cooccur(sets, back, anchor_ids, nb_ids)
             count = keep.sum(1)
             log_neg = masked_logsumexp(s, keep) + math.log(q) - count.clamp(min=1).log()
         else:
