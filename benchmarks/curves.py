@@ -1,6 +1,7 @@
 """Accuracy curves of several training set-ups at equal epochs, in one run.
 
-Each run is MODEL:SAMPLER:LOSS (SAMPLER '-' for in-batch losses). All runs
+Each run is MODEL:SAMPLER:LOSS[:NAME.KEY=VALUE;...] (SAMPLER '-' for in-batch
+losses; the optional fourth field sets options for that run only). All runs
 share the data, the split, the seed, batch size, learning rate and L2; only
 what the run names differs (plus --opt NAME.KEY=VALUE for a component's own
 hyperparameters). Every --eval-every epochs each run is evaluated on the
@@ -40,9 +41,19 @@ from gnnrec.train.trainer import Trainer  # noqa: E402
 def parse_runs(text):
     runs = []
     for spec in text.split(","):
-        model, sampler, loss = spec.split(":")
-        runs.append((model, None if sampler == "-" else sampler, loss))
+        model, sampler, loss, *extra = spec.split(":")
+        opts = [o for o in extra[0].split(";") if o] if extra else []
+        runs.append((spec, model, None if sampler == "-" else sampler, loss, opts))
     return runs
+
+
+def parse_opts(pairs, registries):
+    options = {}
+    for opt in pairs:
+        name, _, rest = opt.partition(".")
+        skip = ("num_users", "num_items") if name in MODELS else ()
+        options.setdefault(name, {}).update(parse_options(registries[name], [rest], skip))
+    return options
 
 
 def main(argv=None):
@@ -73,11 +84,7 @@ def main(argv=None):
     sets = split_sets(ds, device)
     evaluator = FullRankingEvaluator(metric_grid(["recall", "ndcg"], [20]))
     registries = {**MODELS, **SAMPLERS, **LOSSES}
-    options = {}
-    for opt in args.opt:
-        name, _, rest = opt.partition(".")
-        skip = ("num_users", "num_items") if name in MODELS else ()
-        options.setdefault(name, {}).update(parse_options(registries[name], [rest], skip))
+    shared = parse_opts(args.opt, registries)
     info = {"machine": platform.node(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "python": sys.version.split()[0],
@@ -86,7 +93,10 @@ def main(argv=None):
     print(json.dumps(info), flush=True)
 
     runs = []
-    for model, sampler, loss in parse_runs(args.runs):
+    for spec, model, sampler, loss, run_opts in parse_runs(args.runs):
+        options = {k: dict(v) for k, v in shared.items()}
+        for name, extra in parse_opts(run_opts, registries).items():
+            options.setdefault(name, {}).update(extra)
         model_options = {"embedding_dim": args.dim}
         if model == "lightgcn":
             model_options["num_layers"] = args.layers
@@ -100,7 +110,7 @@ def main(argv=None):
         objective = build_objective(config, ds.num_users, ds.num_items).to(device)
         trainer = Trainer(objective, graph, epochs=args.epochs, batch_size=args.batch_size,
                           lr=args.lr, seed=args.seed)
-        runs.append({"name": f"{model}:{sampler or '-'}:{loss}", "trainer": trainer,
+        runs.append({"name": spec, "trainer": trainer,
                      "records": []})
 
     for epoch in range(1, args.epochs + 1):
