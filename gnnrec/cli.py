@@ -486,9 +486,10 @@ def _split_names(text: str, registry, what: str):
 @click.option("--models", default="lightgcn", show_default=True,
               help=f"Comma-separated models ({', '.join(MODELS)}).")
 @click.option("--samplers", default="rns", show_default=True,
-              help=f"Comma-separated samplers ({', '.join(SAMPLERS)}); ratios are to the first.")
+              help=f"Comma-separated samplers ({', '.join(SAMPLERS)}).")
 @click.option("--losses", default="bpr", show_default=True,
-              help=f"Comma-separated losses ({', '.join(LOSSES)}).")
+              help=f"Comma-separated losses ({', '.join(LOSSES)}); ratios are to the first loss "
+                   "with the first sampler.")
 @click.option("--opt", "opts", multiple=True, metavar="NAME.KEY=VALUE",
               help="An option of a named model, sampler or loss, e.g. dns.num_candidates=16; "
                    "repeatable.")
@@ -507,8 +508,8 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
 
     Epochs of all combinations are timed round-robin on the same graph and
     device (so a busy machine slows them alike); the median of the rounds
-    after the first is reported, with its ratio to the first sampler of the
-    same model and loss. Nothing is evaluated or saved.
+    after the first is reported, with its ratio to the first combination of
+    the same model (first loss, first sampler). Nothing is evaluated or saved.
     """
     from gnnrec.data.graph import RecGraph
     from gnnrec.train.bench import bench as run_bench

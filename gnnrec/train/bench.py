@@ -39,7 +39,8 @@ def bench(graph: RecGraph, models: Sequence[str], samplers: Sequence[str],
         one dict per combination: ``model``, ``sampler``, ``loss``,
         ``seconds`` (median over rounds after the first), ``all_seconds``,
         ``batches``, ``peak_mb`` (CUDA only) and ``ratio`` (to the first
-        sampler of the same model and loss).
+        combination of the same model: the first loss with the first
+        sampler).
     """
     options = options or {}
     if epochs < 2:
@@ -77,7 +78,7 @@ def bench(graph: RecGraph, models: Sequence[str], samplers: Sequence[str],
         c["seconds"] = statistics.median(c["all_seconds"][1:])
         results.append(c)
     for c in results:
-        base = next(r for r in results if r["model"] == c["model"] and r["loss"] == c["loss"])
+        base = next(r for r in results if r["model"] == c["model"])
         c["ratio"] = c["seconds"] / base["seconds"]
     return results
 
