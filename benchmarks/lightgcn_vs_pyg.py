@@ -14,6 +14,8 @@ Systems:
               batch's unique nodes), as PyG's examples/lightgcn.py does
   pyg-sparse  the same PyG model given a torch_sparse.SparseTensor adj_t
               (needs torch-sparse)
+  (--pyg-loss gnnrec trains the PyG peers with gnnrec's BPR + L2 form instead,
+   so that only the propagation code differs)
   csr-autograd  a bare loop: E_{k+1} = A_csr @ E_k with torch.sparse CSR,
               autograd differentiating through the sparse product
 
@@ -47,6 +49,27 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
+def bpr_l2(pooled, ego, users, items, negs, num_users, reg):
+    """gnnrec's objective on any embeddings: mean BPR + reg/2 * sum ||e0||^2 / B."""
+    U = num_users
+    u, p, n = pooled[users], pooled[items + U], pooled[negs + U]
+    loss = torch.nn.functional.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
+    sq = ego[users].pow(2).sum() + ego[items + U].pow(2).sum() + ego[negs + U].pow(2).sum()
+    return loss + reg * 0.5 * sq / len(users)
+
+
+class System:
+    """One trainable set-up: ``loss`` of a batch, a shared optimiser step."""
+    name = ""
+
+    def step(self, users, items, negs):
+        loss = self.loss(users, items, negs)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach()
+
+
 class FixedRNS(RNS):
     """RNS that returns the shared negatives of this step."""
     fixed = None
@@ -55,7 +78,7 @@ class FixedRNS(RNS):
         return self.pack(self.fixed.unsqueeze(1), out, users, pos_items)
 
 
-class GnnrecSystem:
+class GnnrecSystem(System):
     name = "gnnrec"
 
     def __init__(self, ds, graph, init, args):
@@ -66,14 +89,10 @@ class GnnrecSystem:
         self.opt = torch.optim.Adam(self.objective.parameters(), lr=args.lr, fused=True)
         self.graph = graph
 
-    def step(self, users, items, negs):
-        # the same negatives as the peers: replace the sampler's draw by the shared one
+    def loss(self, users, items, negs):
+        # the same negatives as the peers: the sampler returns the shared draw
         self.objective.sampler.fixed = negs
-        loss, _ = self.objective(self.graph, users, items)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
+        return self.objective(self.graph, users, items)[0]
 
     @torch.no_grad()
     def embeddings(self):
@@ -83,7 +102,7 @@ class GnnrecSystem:
         return out.user, out.item
 
 
-class PyGSystem:
+class PyGSystem(System):
     name = "pyg"
 
     def __init__(self, ds, graph, init, args, sparse=False):
@@ -104,20 +123,18 @@ class PyGSystem:
         else:
             self.edge = ei
         self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
-        self.reg = args.reg
+        self.reg, self.own_loss = args.reg, args.pyg_loss == "pyg"
 
-    def step(self, users, items, negs):
+    def loss(self, users, items, negs):
+        if not self.own_loss:  # gnnrec's BPR + L2 form on PyG's embeddings
+            pooled = self.model.get_embedding(self.edge)
+            return bpr_l2(pooled, self.model.embedding.weight, users, items, negs, self.U,
+                          self.reg)
         U = self.U
-        pos = torch.stack([users, items + U])
-        neg = torch.stack([users, negs + U])
-        eli = torch.cat([pos, neg], 1)
+        eli = torch.cat([torch.stack([users, items + U]), torch.stack([users, negs + U])], 1)
         pos_rank, neg_rank = self.model(self.edge, eli).chunk(2)
-        loss = self.model.recommendation_loss(pos_rank, neg_rank, node_id=eli.unique(),
+        return self.model.recommendation_loss(pos_rank, neg_rank, node_id=eli.unique(),
                                               lambda_reg=self.reg)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
 
     @torch.no_grad()
     def embeddings(self):
@@ -125,7 +142,7 @@ class PyGSystem:
         return emb[:self.U], emb[self.U:]
 
 
-class CsrAutogradSystem:
+class CsrAutogradSystem(System):
     name = "csr-autograd"
 
     def __init__(self, ds, graph, init, args):
@@ -145,18 +162,8 @@ class CsrAutogradSystem:
             out = out + x / (self.layers + 1)
         return out
 
-    def step(self, users, items, negs):
-        out = self.forward()
-        U = self.U
-        u, p, n = out[users], out[items + U], out[negs + U]
-        loss = torch.nn.functional.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
-        ego = self.emb
-        loss = loss + self.reg * 0.5 * (ego[users].pow(2).sum() + ego[items + U].pow(2).sum()
-                                        + ego[negs + U].pow(2).sum()) / len(users)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
+    def loss(self, users, items, negs):
+        return bpr_l2(self.forward(), self.emb, users, items, negs, self.U, self.reg)
 
     @torch.no_grad()
     def embeddings(self):
@@ -177,6 +184,9 @@ def main(argv=None):
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--eval-every", type=int, default=1)
     p.add_argument("--seed", type=int, default=2020)
+    p.add_argument("--pyg-loss", choices=["pyg", "gnnrec"], default="pyg",
+                   help="pyg: PyG's recommendation_loss (its L2 form); gnnrec: the same BPR "
+                        "and L2 form as gnnrec, so only the propagation differs")
     p.add_argument("--out", default=None, help="JSON file for the per-epoch records")
     args = p.parse_args(argv)
 
