@@ -7,6 +7,7 @@ from torch import Tensor
 from gnnrec.data.graph import RecGraph
 from gnnrec.errors import GnnrecError
 from gnnrec.losses.base import RecLoss
+from gnnrec.losses.scorers import Dot
 from gnnrec.metrics.evaluator import ScoreFn, dot_scores
 from gnnrec.nn.base import Encoder
 from gnnrec.sampling.base import NegativeSampler
@@ -83,7 +84,7 @@ class Objective(torch.nn.Module):
         finally:
             self.encoder.train(was)
         scorer = self.loss.scorer
-        if scorer is None or type(scorer).__name__ == "Dot":
+        if scorer is None or isinstance(scorer, Dot):
             return dot_scores(out.user, out.item)
         user, item = out.user, out.item
         return lambda users: scorer.matrix(user[users], item)
