@@ -277,6 +277,9 @@ def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, lo
 
     build_objective(config, 1, 2)
     Trainer.check_options(**config["trainer"])
+    from gnnrec.train.experiment import resolve_device
+
+    resolve_device(device)
     spec = data_spec(data_kwargs)
     dataset = load(session, spec)
     run_dir = run_dir or os.path.join("runs", f"{model}-{sampler or 'inbatch'}-{loss}")
