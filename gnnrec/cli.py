@@ -67,8 +67,10 @@ def dataset_options(f):
     opts = [
         click.option("--dataset", "path", type=click.Path(), default=None,
                      help="A LightGCN folder (train.txt [+ val.txt] [+ test.txt]) or file, a "
-                          "MovieLens ratings.dat / u.data, or a CSV/TSV file with a header. "
-                          "Default: the bundled 10-core Gowalla sample."),
+                          "MovieLens ratings.dat / u.data, a CSV/TSV file with a header, or "
+                          "gowalla / yelp2018 / amazon-book (downloaded once into "
+                          "$GNNREC_DATA, default ~/.cache/gnnrec). Default: the bundled "
+                          "10-core Gowalla sample."),
         click.option("--format", "format", type=click.Choice(FORMATS), default=None,
                      help=f"Input format; auto guesses from the path. [default: {d('format')}]"),
         click.option("--split", type=click.Choice(SPLITS), default=None,
@@ -113,7 +115,7 @@ def data_spec(kwargs: Dict):
 def load(session: Session, spec):
     from gnnrec.data.loading import load_dataset
 
-    ds = load_dataset(spec)
+    ds = load_dataset(spec, echo=session.echo)
     session.echo(f"dataset {ds.name}: {ds.num_users} users, {ds.num_items} items, "
                  f"{len(ds.inter)} interactions")
     for note in ds.notes:

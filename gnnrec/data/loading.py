@@ -38,8 +38,10 @@ class DataSpec:
     Args:
         path (str, optional): a LightGCN folder (``train.txt`` and optionally
             ``test.txt``), a LightGCN file, a MovieLens ``ratings.dat`` /
-            ``u.data``, or a CSV/TSV file. ``None`` is the bundled Gowalla
-            sample. (default: :obj:`None`)
+            ``u.data``, a CSV/TSV file, or the name of a known public dataset
+            (``gowalla``, ``yelp2018``, ``amazon-book``: fetched once into
+            ``$GNNREC_DATA``, see :mod:`gnnrec.data.download`). ``None`` is the
+            bundled Gowalla sample. (default: :obj:`None`)
         format (str): ``auto`` guesses from the path. (default: :obj:`"auto"`)
         split (str): ``given`` keeps the files' train/test, ``random`` is a
             per-user random split, ``temporal`` the latest share of each user,
@@ -78,7 +80,11 @@ class DataSpec:
         if self.k_core < 0:
             raise GnnrecError(f"--k-core must be >= 0, got {self.k_core}")
         if self.path is not None:
-            self.path = os.path.abspath(os.path.expanduser(str(self.path)))
+            from gnnrec.data.download import KNOWN
+
+            path = os.path.expanduser(str(self.path))
+            if not (path in KNOWN and not os.path.exists(path)):
+                self.path = os.path.abspath(path)
 
 
 def _guess_format(path: str) -> str:
@@ -96,10 +102,14 @@ def _guess_format(path: str) -> str:
     return "movielens" if "::" in first else "lightgcn"
 
 
-def _read(spec: DataSpec):
+def _read(spec: DataSpec, echo=None):
     """Reads the source into an Interactions table (fold set when the source
     fixes one) and a display name."""
+    from gnnrec.data.download import KNOWN, fetch
+
     path = spec.path if spec.path is not None else str(bundled_path())
+    if path in KNOWN:
+        path = str(fetch(path, echo=echo or (lambda m: None)))
     fmt = spec.format if spec.format != "auto" else _guess_format(path)
     name = os.path.basename(path.rstrip("/")) or path
     if fmt == "lightgcn":
@@ -134,7 +144,7 @@ def _read(spec: DataSpec):
     return inter, name, path
 
 
-def load_dataset(spec: Optional[DataSpec] = None, **kwargs) -> RecDataset:
+def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDataset:
     r"""Reads, filters and splits a dataset.
 
     Args:
@@ -147,7 +157,7 @@ def load_dataset(spec: Optional[DataSpec] = None, **kwargs) -> RecDataset:
         train = ds.to_hetero("train")
     """
     spec = spec if spec is not None else DataSpec(**kwargs)
-    inter, name, path = _read(spec)
+    inter, name, path = _read(spec, echo)
     if len(inter) == 0:
         raise GnnrecError(f"{path}: no interactions")
     notes = []
