@@ -110,3 +110,17 @@ def test_layer_sampler_with_an_encoder_without_layers_fails_early():
     enc = NGCF(3, 4, embedding_dim=8, layer_sizes=[16, 4])
     with pytest.raises(GnnrecError, match="MixGCF mixes per-layer embeddings"):
         Objective(enc, SAMPLERS["mixgcf"](), BPR())
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("loss,loss_options", [("bpr", {}), ("softbpr", {"beta": 0.3}),
+                                               ("ssm", {"in_batch": False})])
+@pytest.mark.parametrize("k", [1, 3])
+def test_every_sampler_with_every_explicit_negative_loss(name, loss, loss_options, k):
+    from gnnrec.losses import LOSSES
+
+    g, enc, _, users, items = setup(name, {})
+    obj = Objective(enc, SAMPLERS[name](num_negatives=k), LOSSES[loss](**loss_options)).bind(g)
+    value, _ = obj(g, users, items, torch.Generator().manual_seed(0))
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(enc.embedding.weight.grad).all()
