@@ -181,8 +181,8 @@ class HDCCF(RecLoss):
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Tensor, items: Tensor, out, graph, generator=None, **context) -> Tensor:
         B, P, tau, dev = len(users), self.P, self.tau, users.device
-        if B < 2:
-            raise ValueError("HDCCF needs at least two rows in a batch (in-batch negatives)")
+        if B < 2:  # no in-batch negative (e.g. a last batch of one row): nothing to contrast
+            return user.sum() * 0.0
         item_nb = graph.positives.sample_members(users, P, generator)  # (B, P) items of u_k
         user_nb = graph.item_positives.sample_members(items, P, generator)  # (B, P) users of i_k
         item_flat, user_flat = item_nb.flatten(), user_nb.flatten()

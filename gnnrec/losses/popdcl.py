@@ -79,8 +79,8 @@ class PopDCL(RecLoss):
         if self.user_pop_sum is None:
             raise RuntimeError("PopDCL is not bound to a graph")
         B = len(users)
-        if B < 2:
-            raise ValueError("PopDCL needs at least two rows in a batch (in-batch negatives)")
+        if B < 2:  # no in-batch negative (e.g. a last batch of one row): nothing to contrast
+            return user.sum() * 0.0
         tau = self.tau
         scores = self.scorer.matrix(user, pos)  # (B, B) cosine, diagonal positive
         m_plus, omega = self.corrections(users, items, scores)

@@ -45,6 +45,8 @@ class SSM(RecLoss):
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,
                 **context) -> Tensor:
         if self.in_batch:
+            if len(user) < 2:  # a batch of one row has no in-batch negative
+                return user.sum() * 0.0
             logits = self.scorer.matrix(user, pos) / self.tau  # (B, B), diagonal positive
             target = torch.arange(len(user), device=user.device)
             return F.cross_entropy(logits, target)

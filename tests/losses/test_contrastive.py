@@ -261,3 +261,35 @@ def test_popdcl_equals_per_example_reference():
                             math.exp(-1 / tau)) for j in others)
         ref += -math.log(num / den) / B
     assert got == pytest.approx(ref, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["ssm", "dcl", "hdccf", "popdcl"])
+def test_tiny_batch_where_every_negative_is_a_positive(name):
+    # two users with the same two items: every in-batch negative of a row is a
+    # training positive of its user (HDCCF/DCL fall back to the clamp, the
+    # auxiliary terms to 0); the loss stays finite and trains
+    from gnnrec.losses import LOSSES
+    from gnnrec.train.objective import Objective
+
+    g = RecGraph(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1]), 2, 3)
+    torch.manual_seed(0)
+    enc = MF(2, 3, embedding_dim=4)
+    obj = Objective(enc, None, LOSSES[name]()).bind(g)
+    loss, _ = obj(g, torch.tensor([0, 1]), torch.tensor([0, 1]), torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(enc.embedding.weight.grad).all()
+
+
+@pytest.mark.parametrize("name", ["ssm", "dcl", "hdccf", "popdcl"])
+def test_a_batch_of_one_row_contributes_zero(name):
+    # e.g. the last batch of an epoch: no in-batch negative exists
+    from gnnrec.losses import LOSSES
+
+    g = RecGraph(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2)
+    out = MF(2, 2, embedding_dim=3).encode(g)
+    loss = LOSSES[name]()
+    loss.attach(MF(1, 1, 3))
+    loss.bind(g)
+    value = loss(out.user[:1], out.item[:1], users=torch.tensor([0]), items=torch.tensor([0]),
+                 out=out, graph=g)
+    assert float(value.detach()) == 0.0 and value.requires_grad
