@@ -324,21 +324,27 @@ def _load_model(session, checkpoint, device):
 @cli.command(context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @dataset_options
-@click.option("--on", "fold", type=click.Choice(["test", "val"]), default="test",
-              show_default=True, help="Which held-out split to rank.")
+@click.option("--on", "fold", type=click.Choice(["test", "val", "test_balanced"]),
+              default="test", show_default=True,
+              help="Which held-out split to rank (test_balanced: --split popbalanced's).")
+@click.option("--groups", is_flag=True,
+              help="Also report head / mid / tail item groups (each a third of the training "
+                   "interactions, most popular first).")
 @click.option("--ks", default="10,20,50", show_default=True, help="Comma-separated cut-offs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def evaluate(session, checkpoint, fold, ks, as_json, device, **data_kwargs):
+def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwargs):
     r"""Full-ranking metrics of a checkpoint on a held-out split.
 
     Without --dataset, the data the run was trained on is read again as
     recorded in the checkpoint. A checkpoint trained on other data is refused.
-    Training items (and validation items, when testing) are masked.
+    Every known interaction other than the target is masked (training items;
+    for a test split also validation and the other test split).
     """
     from gnnrec.data.loading import DataSpec, load_dataset
-    from gnnrec.metrics import FullRankingEvaluator, dot_scores, metric_grid, most_popular
+    from gnnrec.data.dataset import masked_folds
+    from gnnrec.metrics import FullRankingEvaluator, evaluate_groups, metric_grid, most_popular
     from gnnrec.train.experiment import METRIC_NAMES, split_sets
 
     ks_list = _parse_ks(ks)
@@ -353,20 +359,25 @@ def evaluate(session, checkpoint, fold, ks, as_json, device, **data_kwargs):
     sets = split_sets(dataset, model.graph.device)
     if fold not in sets:
         raise GnnrecError(f"the dataset has no {fold} split")
-    exclude = [sets["train"]] + ([sets["val"]] if fold == "test" and "val" in sets else [])
+    exclude = [sets[f] for f in masked_folds(fold) if f in sets]
     evaluator = FullRankingEvaluator(metric_grid(METRIC_NAMES, ks_list))
-    user_emb, item_emb = model.embeddings()
-    res = evaluator.evaluate(dot_scores(user_emb, item_emb), sets[fold], exclude)
+    score_fn = model.score_fn()
+    res = evaluator.evaluate(score_fn, sets[fold], exclude)
     pop = evaluator.evaluate(most_popular(model.graph.item_degree), sets[fold], exclude)
+    by_group = (evaluate_groups(evaluator, score_fn, sets[fold], exclude,
+                                model.graph.item_degree) if groups else {})
     if as_json:
-        click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop}, indent=2))
+        click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop, "groups": by_group},
+                              indent=2))
         return
     click.echo(f"{fold} ({res['users']} users)")
-    click.echo(f"  {'metric':<14}{'model':>10}{'MostPop':>10}")
+    click.echo(f"  {'metric':<14}{'model':>10}{'MostPop':>10}"
+               + "".join(f"{g:>10}" for g in by_group))
     for k in ks_list:
         for name in METRIC_NAMES:
             key = f"{name}@{k}"
-            click.echo(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}")
+            click.echo(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}"
+                       + "".join(f"{g[key]:>10.4f}" for g in by_group.values()))
 
 
 # --------------------------------------------------------------------------- recommend

@@ -2,6 +2,7 @@ import json
 import os
 
 import numpy as np
+import torch
 import pytest
 from click.testing import CliRunner
 
@@ -213,3 +214,33 @@ def test_bench_times_every_combination(runner, data_dir):
 def test_bench_rejects_bad_names(runner):
     r = runner.invoke(cli, ["bench", "--samplers", "rns,foo"])
     assert "unknown sampler 'foo'" in one_line_error(r)
+
+
+def test_popularity_balanced_split_groups_and_evaluate(runner, data_dir, tmp_path):
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--split", "popbalanced",
+                            "--test-frac", "0.15", "--out", out, *FAST])
+    assert r.exit_code == 0, r.output
+    assert "test_balanced (" in r.output and "head" in r.output and "tail" in r.output
+    results = json.load(open(os.path.join(out, "results.json")))
+    assert set(results["test_balanced_groups"]) == {"head", "mid", "tail"}
+    r = runner.invoke(cli, ["evaluate", os.path.join(out, "best.pt"), "--on", "test_balanced",
+                            "--groups", "--json", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.stdout)
+    assert got["split"] == "test_balanced" and "mid" in got["groups"]
+
+
+def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path):
+    import gnnrec
+    from gnnrec.losses import Cosine
+
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--loss", "hdccf", "--out", out, *FAST])
+    assert r.exit_code == 0, r.output
+    model = gnnrec.load(os.path.join(out, "best.pt"))
+    assert isinstance(model.scorer, Cosine)
+    u, i = model.embeddings()
+    scores = model.score_fn()(torch.arange(3))
+    want = torch.nn.functional.normalize(u[:3], dim=1) @ torch.nn.functional.normalize(i, dim=1).t()
+    assert torch.allclose(scores, want, atol=1e-6)

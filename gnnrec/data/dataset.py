@@ -12,7 +12,18 @@ from gnnrec.errors import GnnrecError
 USER, ITEM = "user", "item"
 EDGE = (USER, "interacts", ITEM)
 REV_EDGE = (ITEM, "rev_interacts", USER)
-FOLDS = {"train": Interactions.TRAIN, "val": Interactions.VAL, "test": Interactions.TEST}
+FOLDS = {"train": Interactions.TRAIN, "val": Interactions.VAL, "test": Interactions.TEST,
+         "test_balanced": Interactions.TEST_BALANCED}
+
+
+def masked_folds(fold: str):
+    r"""The folds whose items are removed from the ranking when evaluating
+    ``fold``: training items always; for a test fold also validation and the
+    other test fold (all known interactions but the target). Validation masks
+    training items only, so model selection never touches a test fold."""
+    if fold == "val":
+        return ["train"]
+    return [f for f in FOLDS if f != fold]
 
 
 @dataclass
@@ -57,9 +68,9 @@ class RecDataset:
 
     def edges(self, fold: str) -> torch.Tensor:
         r"""The ``(2, E)`` user/item index pairs of ``fold`` (``"train"``,
-        ``"val"`` or ``"test"``), sorted by user then item."""
+        ``"val"``, ``"test"`` or ``"test_balanced"``), sorted by user then item."""
         if fold not in FOLDS:
-            raise GnnrecError(f"unknown split {fold!r}; choose from train, val, test")
+            raise GnnrecError(f"unknown split {fold!r}; choose from {', '.join(FOLDS)}")
         mask = self.inter.fold == FOLDS[fold]
         user, item = self.inter.user[mask], self.inter.item[mask]
         order = np.lexsort((item, user))

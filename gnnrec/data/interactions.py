@@ -88,7 +88,8 @@ class Interactions:
         timestamp (np.ndarray, optional): ``(n,)`` float64 times.
         fold (np.ndarray, optional): ``(n,)`` int8 split of each interaction
             when the source already fixes one (``0`` train, ``1`` validation,
-            ``2`` test), e.g. the LightGCN ``train.txt`` / ``test.txt`` pair.
+            ``2`` test, ``3`` popularity-balanced test), e.g. the LightGCN
+            ``train.txt`` / ``test.txt`` pair.
     """
     user: np.ndarray
     item: np.ndarray
@@ -97,7 +98,7 @@ class Interactions:
     timestamp: Optional[np.ndarray] = None
     fold: Optional[np.ndarray] = None
 
-    TRAIN, VAL, TEST = 0, 1, 2
+    TRAIN, VAL, TEST, TEST_BALANCED = 0, 1, 2, 3
 
     def __len__(self) -> int:
         return len(self.user)

@@ -14,7 +14,7 @@ from gnnrec.data.interactions import Interactions
 from gnnrec.errors import GnnrecError
 
 FORMATS = ("auto", "lightgcn", "movielens", "csv")
-SPLITS = ("auto", "given", "random", "temporal", "loo")
+SPLITS = ("auto", "given", "random", "temporal", "loo", "popbalanced")
 BUNDLED = "gowalla-sample"
 
 
@@ -45,9 +45,11 @@ class DataSpec:
         format (str): ``auto`` guesses from the path. (default: :obj:`"auto"`)
         split (str): ``given`` keeps the files' train/test, ``random`` is a
             per-user random split, ``temporal`` the latest share of each user,
-            ``loo`` temporal leave-one-out; ``auto`` is ``given`` when a test
-            file exists and ``random`` otherwise. (default: :obj:`"auto"`)
-        test_frac (float): per-user test share for ``random`` / ``temporal``.
+            ``loo`` temporal leave-one-out, ``popbalanced`` PopDCL's balanced
+            plus imbalanced test sets; ``auto`` is ``given`` when a test file
+            exists and ``random`` otherwise. (default: :obj:`"auto"`)
+        test_frac (float): per-user test share for ``random`` / ``temporal``;
+            for ``popbalanced`` the share of each of the two test sets.
             (default: :obj:`0.2`)
         val_frac (float): per-user validation share; for ``given`` it is
             carved at random out of each user's training items.
@@ -187,6 +189,11 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
         fold = splits.temporal_split(inter, spec.test_frac, spec.val_frac)
         notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
                      f"{spec.val_frac:g} before it validation")
+    elif split == "popbalanced":
+        fold = splits.popularity_balanced_split(inter, spec.test_frac, spec.val_frac, spec.seed)
+        notes.append(f"popularity-balanced split (PopDCL): {spec.test_frac:g} balanced test "
+                     f"(drawn uniformly over items), {spec.test_frac:g} imbalanced test, "
+                     f"{spec.val_frac:g} validation, at random (seed {spec.seed})")
     else:
         fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
         notes.append("temporal leave-one-out: last item test"

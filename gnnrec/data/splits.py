@@ -13,6 +13,7 @@ from gnnrec.data.interactions import Interactions
 from gnnrec.errors import GnnrecError
 
 TRAIN, VAL, TEST = Interactions.TRAIN, Interactions.VAL, Interactions.TEST
+TEST_BALANCED = Interactions.TEST_BALANCED
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -96,6 +97,43 @@ def temporal_leave_one_out(inter: Interactions, val: bool = True) -> np.ndarray:
     n_test = (n >= 2).astype(np.int64)
     n_val = ((n >= 3) & val).astype(np.int64)
     return _assign_last(rank, n, n_test, n_val)
+
+
+def popularity_balanced_split(inter: Interactions, test: float = 0.15, val: float = 0.1,
+                              seed: int = 0) -> np.ndarray:
+    r"""The balanced / imbalanced protocol of PopDCL (Sec. 4.1.1, after
+    BC loss): a share ``test`` of all interactions is drawn *with equal
+    probability with respect to items* (each interaction weighted
+    :math:`1/\mathrm{pop}(i)`, drawn without replacement) as the balanced test
+    set (fold ``test_balanced``); the rest is split at random into training,
+    validation (``val``) and the imbalanced test set (``test``), all shares of
+    the whole (PopDCL: 60/10/15 + 15 balanced). A user left with no training
+    interaction gets one of its held-out interactions back.
+    """
+    _check_fraction("test fraction", test)
+    _check_fraction("validation fraction", val)
+    if 2 * test + val >= 1.0:
+        raise GnnrecError(f"two test shares + validation must be < 1, got {2 * test + val}")
+    rng = np.random.default_rng(seed)
+    n = len(inter)
+    pop = np.bincount(inter.item, minlength=inter.num_items)[inter.item]
+    # weighted sampling without replacement (Efraimidis-Spirakis): largest log(U) * pop
+    keys = np.log(rng.random(n)) * pop
+    n_bal = int(round(n * test))
+    fold = np.full(n, TRAIN, np.int8)
+    fold[np.argsort(-keys, kind="stable")[:n_bal]] = TEST_BALANCED
+    rest = np.flatnonzero(fold == TRAIN)
+    draw = rng.random(len(rest)) * (1.0 - test)
+    fold[rest[draw < test]] = TEST
+    fold[rest[(draw >= test) & (draw < test + val)]] = VAL
+    has_train = np.zeros(inter.num_users, bool)
+    has_train[inter.user[fold == TRAIN]] = True
+    lost = ~has_train[inter.user]
+    if lost.any():  # give each such user one interaction back (the first in a random order)
+        rows = rng.permutation(np.flatnonzero(lost))
+        _, first = np.unique(inter.user[rows], return_index=True)
+        fold[rows[first]] = TRAIN
+    return fold
 
 
 def carve_validation(inter: Interactions, fold: np.ndarray, val: float,

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 from gnnrec.data.positives import PositiveSet
 from gnnrec.metrics.evaluator import FullRankingEvaluator
-from gnnrec.train.checkpoint import atomic_save
+from gnnrec.train.checkpoint import atomic_save, model_state
 from gnnrec.train.trainer import Callback
 
 
@@ -106,13 +106,11 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         meta = self.meta()
-        state = trainer.state_dict()
+        model = model_state(trainer.objective, epoch)
         if logs.get("is_best") or not os.path.exists(self.best):
-            model = {"epoch": epoch, "encoder": trainer.objective.encoder.state_dict()}
             atomic_save({**meta, "model": model, "logs": logs}, self.best)
-        atomic_save({**meta, "model": {"epoch": epoch,
-                                       "encoder": trainer.objective.encoder.state_dict()},
-                     "trainer": state, "logs": logs}, self.last)
+        atomic_save({**meta, "model": model, "trainer": trainer.state_dict(), "logs": logs},
+                    self.last)
 
 
 class JsonLines(Callback):

@@ -48,6 +48,16 @@ def checkpoint_meta(dataset, model_name: str, model_options: Dict, config: Dict)
     }
 
 
+def model_state(objective, epoch: int) -> Dict:
+    r"""What a checkpoint keeps of the model: the encoder's weights and the
+    scorer its loss ranks with (name, size and weights: the modulated scorer
+    has parameters)."""
+    loss = objective.loss
+    scorer = {"name": getattr(loss, "scorer_name", "dot"), "dim": objective.encoder.out_dim,
+              "state": loss.scorer.state_dict() if loss.scorer is not None else {}}
+    return {"epoch": epoch, "encoder": objective.encoder.state_dict(), "scorer": scorer}
+
+
 def read_checkpoint(path: str, map_location="cpu") -> Dict:
     r"""Loads and checks a checkpoint file (:class:`GnnrecError` if it is
     missing or not one of ours)."""
@@ -76,9 +86,13 @@ class TrainedModel:
         meta (dict): the checkpoint's metadata (config, data source, epoch).
     """
 
-    def __init__(self, encoder, graph: RecGraph, users: IdMap, items: IdMap, meta: Dict):
+    def __init__(self, encoder, graph: RecGraph, users: IdMap, items: IdMap, meta: Dict,
+                 scorer=None):
+        from gnnrec.losses.scorers import Dot
+
         self.encoder, self.graph, self.users, self.items, self.meta = (
             encoder, graph, users, items, meta)
+        self.scorer = scorer if scorer is not None else Dot()
 
     @classmethod
     def load(cls, path: str, map_location="cpu") -> "TrainedModel":
@@ -95,8 +109,16 @@ class TrainedModel:
         graph = RecGraph(edges[0], edges[1], ckpt["num_users"], ckpt["num_items"])
         meta = {k: v for k, v in ckpt.items() if k not in ("model", "trainer", "train_edges")}
         meta["epoch"] = ckpt["model"]["epoch"]
+        scorer = None
+        if "scorer" in ckpt["model"]:
+            from gnnrec.losses.scorers import make_scorer
+
+            spec_s = ckpt["model"]["scorer"]
+            scorer = make_scorer(spec_s["name"], spec_s["dim"]).to(map_location)
+            scorer.load_state_dict(spec_s["state"])
+            scorer.eval()
         return cls(encoder, graph, IdMap.from_state(ckpt["users"]),
-                   IdMap.from_state(ckpt["items"]), meta)
+                   IdMap.from_state(ckpt["items"]), meta, scorer)
 
     @property
     def fingerprint(self) -> str:
@@ -118,6 +140,18 @@ class TrainedModel:
         return self.encoder(self.graph)
 
     @torch.no_grad()
+    def score_fn(self):
+        r"""Scores of all items for a batch of users, ranked by the scorer the
+        model was trained with (inner product, cosine or modulated)."""
+        from gnnrec.losses.scorers import Dot
+        from gnnrec.metrics.evaluator import dot_scores
+
+        user_emb, item_emb = self.embeddings()
+        if isinstance(self.scorer, Dot):
+            return dot_scores(user_emb, item_emb)
+        return lambda users: self.scorer.matrix(user_emb[users], item_emb)
+
+    @torch.no_grad()
     def recommend(self, user_ids: Sequence, k: int = 10,
                   exclude_seen: bool = True) -> Tuple[np.ndarray, np.ndarray]:
         r"""Top-``k`` items for users given by their *original* ids.
@@ -129,8 +163,7 @@ class TrainedModel:
             raise GnnrecError(f"--k must be >= 1, got {k}")
         index = torch.as_tensor(self.users.index_of(list(user_ids), "user"),
                                 device=self.graph.device)
-        user_emb, item_emb = self.embeddings()
-        scores = user_emb[index] @ item_emb.t()
+        scores = self.score_fn()(index).float()
         if exclude_seen:
             row, item = self.graph.positives.items_of(index)
             scores[row, item] = -torch.inf

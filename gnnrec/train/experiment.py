@@ -9,17 +9,18 @@ from typing import Callable, Dict
 
 import torch
 
-from gnnrec.data.dataset import RecDataset
+from gnnrec.data.dataset import FOLDS, RecDataset, masked_folds
 from gnnrec.data.graph import RecGraph
 from gnnrec.data.positives import PositiveSet
 from gnnrec.errors import GnnrecError
 from gnnrec.losses import LOSSES
-from gnnrec.metrics import FullRankingEvaluator, metric_grid, most_popular
+from gnnrec.metrics import FullRankingEvaluator, evaluate_groups, metric_grid, most_popular
 from gnnrec.nn import MODELS
 from gnnrec.registry import resolve
 from gnnrec.sampling import SAMPLERS
 from gnnrec.train.callbacks import Checkpoint, Console, EarlyStopping, Evaluate, JsonLines
-from gnnrec.train.checkpoint import atomic_save, checkpoint_meta, load_trainer_state
+from gnnrec.train.checkpoint import (atomic_save, checkpoint_meta, load_trainer_state,
+                                     model_state)
 from gnnrec.train.objective import Objective
 from gnnrec.train.trainer import Trainer, seed_everything
 
@@ -39,7 +40,7 @@ def resolve_device(name: str) -> torch.device:
 def split_sets(dataset: RecDataset, device) -> Dict[str, PositiveSet]:
     """PositiveSets of each non-empty split, on ``device``."""
     out = {}
-    for fold in ("train", "val", "test"):
+    for fold in FOLDS:
         if dataset.has(fold):
             e = dataset.edges(fold).to(device)
             out[fold] = PositiveSet(e[0], e[1], dataset.num_users, dataset.num_items)
@@ -136,7 +137,7 @@ def train_run(dataset: RecDataset, run_dir: str, config: Dict, device: str = "au
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")
     elif not os.path.exists(last):
         # epoch 0: an interruption during the first epoch still leaves a run to resume
-        atomic_save({**meta, "model": {"epoch": 0, "encoder": objective.encoder.state_dict()},
+        atomic_save({**meta, "model": model_state(objective, 0),
                      "trainer": trainer.state_dict(), "logs": {"epoch": 0}}, last)
 
     trainer.fit()
@@ -145,28 +146,43 @@ def train_run(dataset: RecDataset, run_dir: str, config: Dict, device: str = "au
     best = torch.load(checkpoint.best, map_location=dev, weights_only=True)
     objective.encoder.load_state_dict(best["model"]["encoder"])
     results["best_epoch"] = best["model"]["epoch"]
-    if "test" in sets:
-        exclude = [sets["train"]] + ([sets["val"]] if "val" in sets else [])
-        test = evaluator.evaluate(objective.score_fn(graph), sets["test"], exclude)
-        pop = evaluator.evaluate(most_popular(graph.item_degree), sets["test"], exclude)
-        results["test"] = {k: v for k, v in test.items()}
-        results["mostpop_test"] = {k: v for k, v in pop.items()}
+    score_fn = objective.score_fn(graph)
+    for fold in ("test", "test_balanced"):
+        if fold not in sets:
+            continue
+        exclude = [sets[f] for f in masked_folds(fold) if f in sets]
+        results[fold] = evaluator.evaluate(score_fn, sets[fold], exclude)
+        results[f"mostpop_{fold}"] = evaluator.evaluate(most_popular(graph.item_degree),
+                                                       sets[fold], exclude)
+        results[f"{fold}_groups"] = evaluate_groups(evaluator, score_fn, sets[fold], exclude,
+                                                    graph.item_degree)
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results
 
 
 def format_results(results: Dict) -> str:
-    """A small text table of test metrics against MostPop."""
+    """A small text table of test metrics against MostPop (and by
+    popularity group)."""
     ks = results["ks"]
     if "test" not in results:
         return f"no test split; best epoch {results['best_epoch']}"
-    rows = [f"test ({results['test']['users']} users), best epoch {results['best_epoch']}:",
-            f"  {'metric':<14}{'model':>10}{'MostPop':>10}"]
-    for k in ks:
-        for name in ("recall", "ndcg", "precision", "hit", "mrr"):
-            key = f"{name}@{k}"
-            rows.append(f"  {key:<14}{results['test'][key]:>10.4f}"
-                        f"{results['mostpop_test'][key]:>10.4f}")
+    rows = []
+    for fold in ("test", "test_balanced"):
+        if fold not in results:
+            continue
+        res, pop = results[fold], results[f"mostpop_{fold}"]
+        groups = results.get(f"{fold}_groups", {})
+        rows += [f"{fold} ({res['users']} users), best epoch {results['best_epoch']}:",
+                 f"  {'metric':<14}{'model':>10}{'MostPop':>10}"
+                 + "".join(f"{g:>10}" for g in groups)]
+        for k in ks:
+            for name in ("recall", "ndcg", "precision", "hit", "mrr"):
+                key = f"{name}@{k}"
+                rows.append(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}"
+                            + "".join(f"{g[key]:>10.4f}" for g in groups.values()))
+    if any(f"{f}_groups" in results for f in ("test", "test_balanced")):
+        rows.append("  (head/mid/tail: test items of each third of the training interactions, "
+                    "most popular items first)")
     return "\n".join(rows)
 

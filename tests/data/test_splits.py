@@ -96,3 +96,32 @@ def test_carve_validation_leaves_test_untouched():
 def test_bad_fractions(bad):
     with pytest.raises(GnnrecError):
         splits.random_split(table(), test=bad)
+
+
+def popularity_skewed(seed=0, users=300, items=60):
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, items + 1) ** 1.1
+    u, i = [], []
+    for user in range(users):
+        its = rng.choice(items, int(rng.integers(5, 25)), replace=False, p=p / p.sum())
+        u += [user] * len(its)
+        i += its.tolist()
+    return Interactions.from_raw(np.array(u), np.array(i))
+
+
+def test_popularity_balanced_split_shares_and_balance():
+    inter = popularity_skewed()
+    fold = splits.popularity_balanced_split(inter, test=0.15, val=0.1, seed=0)
+    n = len(inter)
+    share = lambda f: (fold == f).sum() / n  # noqa: E731
+    assert abs(share(splits.TEST_BALANCED) - 0.15) < 0.005
+    assert abs(share(TEST) - 0.15) < 0.03 and abs(share(VAL) - 0.10) < 0.03
+    # every user keeps a training interaction
+    assert np.all(np.bincount(inter.user[fold == TRAIN], minlength=inter.num_users) > 0)
+    # the balanced test is far flatter over items than the imbalanced one
+    pop = np.bincount(inter.item, minlength=inter.num_items)
+    head = pop >= np.quantile(pop, 0.9)
+    bal_head = np.isin(inter.item[fold == splits.TEST_BALANCED], np.flatnonzero(head)).mean()
+    imb_head = np.isin(inter.item[fold == TEST], np.flatnonzero(head)).mean()
+    assert bal_head < 0.6 * imb_head
+    assert np.array_equal(fold, splits.popularity_balanced_split(inter, 0.15, 0.1, seed=0))
