@@ -62,7 +62,7 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="dataset path (default: bundled sample)")
     p.add_argument("--k-core", type=int, default=0)
     p.add_argument("--val-frac", type=float, default=0.1)
-    p.add_argument("--runs", required=True)
+    p.add_argument("--runs", default=None)
     p.add_argument("--opt", action="append", default=[], metavar="NAME.KEY=VALUE")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=5)
@@ -75,9 +75,19 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--target-recall", type=float, default=None,
                    help="report the first epoch each run reaches this test Recall@20")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None,
+                   help="results JSON, rewritten after every evaluation epoch")
+    p.add_argument("--from-log", default=None, metavar="LOG",
+                   help="rebuild --out from the JSON lines of an earlier (perhaps "
+                        "interrupted) run's stdout instead of training")
     args = p.parse_args(argv)
+    if args.from_log:
+        if not args.out:
+            p.error("--from-log needs --out")
+        return from_log(args.from_log, args.out, args.target_recall)
 
+    if not args.runs:
+        p.error("--runs is required")
     device = torch.device(args.device)
     ds = load_dataset(path=args.data, k_core=args.k_core, val_frac=args.val_frac)
     graph = RecGraph.from_dataset(ds, device)
@@ -131,33 +141,79 @@ def main(argv=None):
                 rec["eval_seconds"] = time.perf_counter() - t
             run["records"].append(rec)
             print(json.dumps({"run": run["name"], **rec}), flush=True)
+        if "eval_seconds" in runs[-1]["records"][-1] and epoch < args.epochs:
+            write_results(args.out, info, {r["name"]: r["records"] for r in runs},
+                          args.target_recall)
 
-    summary = {}
-    for run in runs:
-        evals = [r for r in run["records"] if "test/recall@20" in r]
-        best_test = max(evals, key=lambda r: r["test/recall@20"])
-        best_val = max(evals, key=lambda r: r["val/recall@20"])
-        secs = sorted(r["seconds"] for r in run["records"])
-        entry = {"best_test_recall@20": best_test["test/recall@20"],
-                 "best_test_ndcg@20": max(r["test/ndcg@20"] for r in evals),
-                 "best_test_epoch": best_test["epoch"],
-                 "test_at_best_val": {"epoch": best_val["epoch"],
-                                      "recall@20": best_val["test/recall@20"],
-                                      "ndcg@20": best_val["test/ndcg@20"]},
-                 "last": {"epoch": evals[-1]["epoch"], "recall@20": evals[-1]["test/recall@20"],
-                          "ndcg@20": evals[-1]["test/ndcg@20"]},
-                 "median_epoch_seconds": secs[len(secs) // 2]}
-        if args.target_recall is not None:
-            hit = [r["epoch"] for r in evals if r["test/recall@20"] >= args.target_recall]
-            entry["epochs_to_target"] = hit[0] if hit else None
-        summary[run["name"]] = entry
-    print(json.dumps({"summary": summary}, indent=2))
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump({"info": info, "runs": {r["name"]: r["records"] for r in runs},
-                       "summary": summary}, f, indent=2)
+    write_results(args.out, info, {r["name"]: r["records"] for r in runs},
+                  args.target_recall, final=True)
 
+
+def summarize(records, target_recall=None):
+    """Best / at-best-validation / last test figures of one run's records."""
+    evals = [r for r in records if "test/recall@20" in r]
+    if not evals:
+        return None
+    best_test = max(evals, key=lambda r: r["test/recall@20"])
+    best_val = max(evals, key=lambda r: r["val/recall@20"])
+    secs = sorted(r["seconds"] for r in records)
+    entry = {"best_test_recall@20": best_test["test/recall@20"],
+             "best_test_ndcg@20": max(r["test/ndcg@20"] for r in evals),
+             "best_test_epoch": best_test["epoch"],
+             "test_at_best_val": {"epoch": best_val["epoch"],
+                                  "recall@20": best_val["test/recall@20"],
+                                  "ndcg@20": best_val["test/ndcg@20"]},
+             "last": {"epoch": evals[-1]["epoch"], "recall@20": evals[-1]["test/recall@20"],
+                      "ndcg@20": evals[-1]["test/ndcg@20"]},
+             "median_epoch_seconds": secs[len(secs) // 2]}
+    if target_recall is not None:
+        hit = [r["epoch"] for r in evals if r["test/recall@20"] >= target_recall]
+        entry["epochs_to_target"] = hit[0] if hit else None
+    return entry
+
+
+def write_results(out, info, runs, target_recall=None, final=False):
+    """Write {info, runs, summary} to ``out`` atomically (temp file + rename).
+
+    Called after every evaluation epoch as well as at the end, so an
+    interrupted run leaves everything measured so far; ``complete`` says
+    whether all requested epochs ran.
+    """
+    summary = {name: summarize(records, target_recall) for name, records in runs.items()}
+    if final:
+        print(json.dumps({"summary": summary}, indent=2))
+    if not out:
+        return
+    epochs = min((len(r) for r in runs.values()), default=0)
+    data = {"info": info, "complete": epochs >= info["args"]["epochs"],
+            "epochs_done": epochs, "runs": runs, "summary": summary}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, out)
+
+
+def from_log(log, out, target_recall=None):
+    """Rebuild the results file from the JSON lines a run printed (its log)."""
+    info, runs = None, {}
+    with open(log) as f:
+        for line in f:
+            if not line.startswith("{"):
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a multi-line summary block or a cut-off last line
+            if "machine" in rec and info is None:
+                info = rec
+            elif "run" in rec:
+                runs.setdefault(rec.pop("run"), []).append(rec)
+    if info is None:
+        sys.exit(f"{log}: no header line; is this a curves.py log?")
+    if target_recall is None:
+        target_recall = info["args"].get("target_recall")
+    write_results(out, info, runs, target_recall, final=True)
 
 if __name__ == "__main__":
     main()
