@@ -6,7 +6,10 @@
 Table 1: test Recall@20 / NDCG@20 of every run at the given epochs. Table 2:
 the best test value over the curve (and its epoch), the test value at the
 best validation epoch (honest model selection), the last value, the first
-epoch reaching a target recall (--target), the median epoch seconds.
+epoch reaching a target recall (--target), the median epoch seconds, their
+ratio to the first run's (the runs' epochs interleave, so the ratio is
+measured in the same run), and the median negative hardness over the second
+half of training.
 """
 import argparse
 import json
@@ -41,21 +44,28 @@ def main(argv=None):
         print(rst_table(["run"] + [f"epoch {e}" for e in epochs], rows))
         print()
     rows = []
+    base = None
     for name, recs in runs.items():
         evals = [r for r in recs if "test/recall@20" in r]
         best = max(evals, key=lambda r: r["test/recall@20"])
         sel = max(evals, key=lambda r: r["val/recall@20"])
         last = evals[-1]
         secs = sorted(r["seconds"] for r in recs)
+        median = secs[len(secs) // 2]
+        base = median if base is None else base
+        hard = sorted(r["hardness"] for r in recs[len(recs) // 2:]
+                      if r.get("hardness") is not None and r["hardness"] == r["hardness"])
         row = [name, f"{best['test/recall@20']:.4f} / {best['test/ndcg@20']:.4f} (ep {best['epoch']})",
                f"{sel['test/recall@20']:.4f} / {sel['test/ndcg@20']:.4f} (ep {sel['epoch']})",
                f"{last['test/recall@20']:.4f} / {last['test/ndcg@20']:.4f}",
-               f"{secs[len(secs) // 2]:.1f}"]
+               f"{median:.2f}", f"{median / base:.2f}",
+               f"{hard[len(hard) // 2]:.2f}" if hard else "-"]
         if args.target is not None:
             hit = [r["epoch"] for r in evals if r["test/recall@20"] >= args.target]
             row.insert(4, str(hit[0]) if hit else "never")
         rows.append(row)
-    header = ["run", "best test R@20 / N@20", "test at best val", "last", "s/epoch"]
+    header = ["run", "best test R@20 / N@20", "test at best val", "last", "s/epoch",
+              "vs 1st", "hardness"]
     if args.target is not None:
         header.insert(4, f"epochs to R@20 {args.target}")
     print(rst_table(header, rows))
