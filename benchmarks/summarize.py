@@ -3,7 +3,7 @@
     python benchmarks/summarize.py benchmarks/results/samplers_lightgcn_gowalla20core_cpu.json \
         --epochs 25,50,100,150,200
 
-Table 1: test Recall@20 / NDCG@20 of every run at the given epochs. Table 2:
+Table 1: test (or, with --fold val, validation) Recall@20 / NDCG@20 of every run at the given epochs. Table 2:
 the best test value over the curve (and its epoch), the test value at the
 best validation epoch (honest model selection), the last value, the first
 epoch reaching a target recall (--target), the median epoch seconds, their
@@ -27,7 +27,11 @@ def main(argv=None):
     p.add_argument("record")
     p.add_argument("--epochs", default="")
     p.add_argument("--target", type=float, default=None)
+    p.add_argument("--fold", choices=["test", "val"], default="test",
+                   help="which split's figures the tables show (model selection "
+                        "always uses validation)")
     args = p.parse_args(argv)
+    fold = args.fold
     with open(args.record) as f:
         data = json.load(f)
     runs = data["runs"]
@@ -38,7 +42,7 @@ def main(argv=None):
         row = [name]
         for e in epochs:
             r = by_epoch.get(e)
-            row.append(f"{r['test/recall@20']:.4f} / {r['test/ndcg@20']:.4f}" if r else "-")
+            row.append(f"{r[fold + '/recall@20']:.4f} / {r[fold + '/ndcg@20']:.4f}" if r else "-")
         rows.append(row)
     if epochs:
         print(rst_table(["run"] + [f"epoch {e}" for e in epochs], rows))
@@ -47,7 +51,7 @@ def main(argv=None):
     base = None
     for name, recs in runs.items():
         evals = [r for r in recs if "test/recall@20" in r]
-        best = max(evals, key=lambda r: r["test/recall@20"])
+        best = max(evals, key=lambda r: r[f"{fold}/recall@20"])
         sel = max(evals, key=lambda r: r["val/recall@20"])
         last = evals[-1]
         secs = sorted(r["seconds"] for r in recs)
@@ -55,16 +59,16 @@ def main(argv=None):
         base = median if base is None else base
         hard = sorted(r["hardness"] for r in recs[len(recs) // 2:]
                       if r.get("hardness") is not None and r["hardness"] == r["hardness"])
-        row = [name, f"{best['test/recall@20']:.4f} / {best['test/ndcg@20']:.4f} (ep {best['epoch']})",
-               f"{sel['test/recall@20']:.4f} / {sel['test/ndcg@20']:.4f} (ep {sel['epoch']})",
-               f"{last['test/recall@20']:.4f} / {last['test/ndcg@20']:.4f}",
+        fig = lambda r: f"{r[fold + '/recall@20']:.4f} / {r[fold + '/ndcg@20']:.4f}"  # noqa: E731
+        row = [name, f"{fig(best)} (ep {best['epoch']})", f"{fig(sel)} (ep {sel['epoch']})",
+               fig(last),
                f"{median:.2f}", f"{median / base:.2f}",
                f"{hard[len(hard) // 2]:.2f}" if hard else "-"]
         if args.target is not None:
-            hit = [r["epoch"] for r in evals if r["test/recall@20"] >= args.target]
+            hit = [r["epoch"] for r in evals if r[f"{fold}/recall@20"] >= args.target]
             row.insert(4, str(hit[0]) if hit else "never")
         rows.append(row)
-    header = ["run", "best test R@20 / N@20", "test at best val", "last", "s/epoch",
+    header = ["run", f"best {fold} R@20 / N@20", f"{fold} at best val", "last", "s/epoch",
               "vs 1st", "hardness"]
     if args.target is not None:
         header.insert(4, f"epochs to R@20 {args.target}")
