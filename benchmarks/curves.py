@@ -60,19 +60,25 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None, help="dataset path (default: bundled sample)")
-    p.add_argument("--k-core", type=int, default=0)
-    p.add_argument("--val-frac", type=float, default=0.1)
-    p.add_argument("--runs", default=None)
-    p.add_argument("--opt", action="append", default=[], metavar="NAME.KEY=VALUE")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--eval-every", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=2048)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--reg", type=float, default=1e-4)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--layers", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--k-core", type=int, default=0, help="k-core filter before splitting (0: none)")
+    p.add_argument("--val-frac", type=float, default=0.1,
+                   help="share of each user's training items carved out as validation")
+    p.add_argument("--runs", default=None,
+                   help="comma-separated MODEL:SAMPLER:LOSS[:NAME.KEY=V;...] (SAMPLER - for in-batch)")
+    p.add_argument("--opt", action="append", default=[], metavar="NAME.KEY=VALUE",
+                   help="an option of a named model, sampler or loss, for every run; repeatable")
+    p.add_argument("--epochs", type=int, default=100, help="epochs of every run")
+    p.add_argument("--eval-every", type=int, default=5,
+                   help="evaluate validation and test every N epochs")
+    p.add_argument("--batch-size", type=int, default=2048, help="interactions per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--reg", type=float, default=1e-4,
+                   help="L2 weight, lambda/2 * sum ||e0||^2 / B")
+    p.add_argument("--dim", type=int, default=64, help="embedding size")
+    p.add_argument("--layers", type=int, default=3, help="propagation layers")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of initialisation (the same for every run), batches, negatives")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--target-recall", type=float, default=None,
                    help="report the first epoch each run reaches this test Recall@20")
     p.add_argument("--out", default=None,
@@ -197,6 +203,8 @@ def write_results(out, info, runs, target_recall=None, final=False):
 def from_log(log, out, target_recall=None):
     """Rebuild the results file from the JSON lines a run printed (its log)."""
     info, runs = None, {}
+    if not os.path.isfile(log):
+        sys.exit(f"{log}: no such file")
     with open(log) as f:
         for line in f:
             if not line.startswith("{"):
