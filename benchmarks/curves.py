@@ -13,7 +13,8 @@ selection), the last value, and the epochs to reach a target recall.
 
 Example (issue 3's sampler comparison):
   python benchmarks/curves.py --data ../shared/data/gowalla --epochs 100 \
-      --runs lightgcn:rns:bpr,lightgcn:dns:bpr,lightgcn:mixgcf:bpr,lightgcn:pdns:bpr,lightgcn:ahns:bpr \
+      --runs lightgcn:rns:bpr,lightgcn:dns:bpr,lightgcn:mixgcf:bpr,lightgcn:pdns:bpr,\
+lightgcn:ahns:bpr \
       --out benchmarks/results/samplers_lightgcn.json
 """
 import argparse
@@ -29,13 +30,9 @@ import torch
 warnings.filterwarnings("ignore")
 
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
-from gnnrec.losses import LOSSES  # noqa: E402
-from gnnrec.metrics import FullRankingEvaluator, metric_grid  # noqa: E402
-from gnnrec.nn import MODELS  # noqa: E402
-from gnnrec.registry import parse_options  # noqa: E402
-from gnnrec.sampling import SAMPLERS  # noqa: E402
-from gnnrec.train.experiment import build_objective, split_sets  # noqa: E402
-from gnnrec.train.trainer import Trainer  # noqa: E402
+from gnnrec.metrics import EvalProtocol  # noqa: E402
+from gnnrec.registry import parse_named_options  # noqa: E402
+from gnnrec.spec import REGISTRIES, SKIP, RunSpec  # noqa: E402
 
 
 def parse_runs(text):
@@ -47,13 +44,8 @@ def parse_runs(text):
     return runs
 
 
-def parse_opts(pairs, registries):
-    options = {}
-    for opt in pairs:
-        name, _, rest = opt.partition(".")
-        skip = ("num_users", "num_items") if name in MODELS else ()
-        options.setdefault(name, {}).update(parse_options(registries[name], [rest], skip))
-    return options
+def parse_opts(pairs):
+    return parse_named_options(pairs, REGISTRIES, skip=SKIP)
 
 
 def main(argv=None):
@@ -64,7 +56,8 @@ def main(argv=None):
     p.add_argument("--val-frac", type=float, default=0.1,
                    help="share of each user's training items carved out as validation")
     p.add_argument("--runs", default=None,
-                   help="comma-separated MODEL:SAMPLER:LOSS[:NAME.KEY=V;...] (SAMPLER - for in-batch)")
+                   help="comma-separated MODEL:SAMPLER:LOSS[:NAME.KEY=V;...] "
+                        "(SAMPLER - for in-batch)")
     p.add_argument("--opt", action="append", default=[], metavar="NAME.KEY=VALUE",
                    help="an option of a named model, sampler or loss, for every run; repeatable")
     p.add_argument("--epochs", type=int, default=100, help="epochs of every run")
@@ -97,10 +90,8 @@ def main(argv=None):
     device = torch.device(args.device)
     ds = load_dataset(path=args.data, k_core=args.k_core, val_frac=args.val_frac)
     graph = RecGraph.from_dataset(ds, device)
-    sets = split_sets(ds, device)
-    evaluator = FullRankingEvaluator(metric_grid(["recall", "ndcg"], [20]))
-    registries = {**MODELS, **SAMPLERS, **LOSSES}
-    shared = parse_opts(args.opt, registries)
+    protocol = EvalProtocol.from_dataset(ds, device, ks=[20])
+    shared = parse_opts(args.opt)
     info = {"machine": platform.node(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "python": sys.version.split()[0],
@@ -109,25 +100,18 @@ def main(argv=None):
     print(json.dumps(info), flush=True)
 
     runs = []
-    for spec, model, sampler, loss, run_opts in parse_runs(args.runs):
+    for name, model, sampler, loss, run_opts in parse_runs(args.runs):
         options = {k: dict(v) for k, v in shared.items()}
-        for name, extra in parse_opts(run_opts, registries).items():
-            options.setdefault(name, {}).update(extra)
-        model_options = {"embedding_dim": args.dim}
-        if model == "lightgcn":
-            model_options["num_layers"] = args.layers
-        elif model == "ngcf":
-            model_options["layer_sizes"] = [args.dim] * args.layers
-        model_options.update(options.get(model, {}))
-        config = {"model": model, "model_options": model_options, "sampler": sampler,
-                  "sampler_options": options.get(sampler, {}), "loss": loss,
-                  "loss_options": options.get(loss, {}), "reg": args.reg}
-        torch.manual_seed(args.seed)  # the same initial embeddings for every run
-        objective = build_objective(config, ds.num_users, ds.num_items).to(device)
-        trainer = Trainer(objective, graph, epochs=args.epochs, batch_size=args.batch_size,
-                          lr=args.lr, seed=args.seed)
-        runs.append({"name": spec, "trainer": trainer,
-                     "records": []})
+        for comp, extra in parse_opts(run_opts).items():
+            options.setdefault(comp, {}).update(extra)
+        spec, = RunSpec.grid([model], [sampler], [loss], options, dim=args.dim,
+                             layers=None if model == "mf" else args.layers,
+                             trainer={"epochs": args.epochs, "batch_size": args.batch_size,
+                                      "lr": args.lr, "seed": args.seed},
+                             objective={"reg_weight": args.reg})
+        # the same initial embeddings for every run: build() seeds with args.seed
+        trainer = spec.trainer_for(spec.build(ds.num_users, ds.num_items, device), graph)
+        runs.append({"name": name, "trainer": trainer, "records": []})
 
     for epoch in range(1, args.epochs + 1):
         for run in runs:
@@ -138,10 +122,9 @@ def main(argv=None):
                    "hardness": logs.get("hardness")}
             if epoch % args.eval_every == 0 or epoch == args.epochs:
                 t = time.perf_counter()
-                score_fn = trainer.objective.score_fn(graph)
-                for fold, exclude in (("val", [sets["train"]]),
-                                      ("test", [sets["train"], sets["val"]])):
-                    res = evaluator.evaluate(score_fn, sets[fold], exclude)
+                score_fn = trainer.objective.model.score_all
+                for fold in ("val", "test"):
+                    res = protocol.evaluate(score_fn, fold)
                     rec[f"{fold}/recall@20"] = res["recall@20"]
                     rec[f"{fold}/ndcg@20"] = res["ndcg@20"]
                 rec["eval_seconds"] = time.perf_counter() - t
@@ -222,6 +205,7 @@ def from_log(log, out, target_recall=None):
     if target_recall is None:
         target_recall = info["args"].get("target_recall")
     write_results(out, info, runs, target_recall, final=True)
+
 
 if __name__ == "__main__":
     main()

@@ -36,12 +36,13 @@ import torch
 warnings.filterwarnings("ignore")
 
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
+from gnnrec.data.adjacency import normalized_adjacency_coo  # noqa: E402
 from gnnrec.losses import BPR  # noqa: E402
-from gnnrec.metrics import FullRankingEvaluator, dot_scores, metric_grid  # noqa: E402
+from gnnrec.metrics import EvalProtocol, dot_scores  # noqa: E402
+from gnnrec.model import RecModel  # noqa: E402
 from gnnrec.nn import LightGCN  # noqa: E402
 from gnnrec.sampling import RNS  # noqa: E402
 from gnnrec.train import EdgeBatches, Objective  # noqa: E402
-from gnnrec.train.experiment import split_sets  # noqa: E402
 
 
 def sync(device):
@@ -84,7 +85,9 @@ class GnnrecSystem(System):
     def __init__(self, ds, graph, init, args):
         enc = LightGCN(ds.num_users, ds.num_items, embedding_dim=args.dim, num_layers=args.layers)
         enc.embedding.weight.data.copy_(init)
-        self.objective = Objective(enc, FixedRNS(), BPR(), reg_weight=args.reg).to(graph.device)
+        self.model = RecModel(enc, "dot")
+        self.objective = Objective(self.model, FixedRNS(), BPR(),
+                                   reg_weight=args.reg).to(graph.device)
         self.objective.bind(graph)
         self.opt = torch.optim.Adam(self.objective.parameters(), lr=args.lr, fused=True)
         self.graph = graph
@@ -94,12 +97,8 @@ class GnnrecSystem(System):
         self.objective.sampler.fixed = negs
         return self.objective(self.graph, users, items)[0]
 
-    @torch.no_grad()
     def embeddings(self):
-        self.objective.eval()
-        out = self.objective.encoder.encode(self.graph)
-        self.objective.train()
-        return out.user, out.item
+        return self.model.embeddings()
 
 
 class PyGSystem(System):
@@ -146,8 +145,6 @@ class CsrAutogradSystem(System):
     name = "csr-autograd"
 
     def __init__(self, ds, graph, init, args):
-        from gnnrec.nn.adjacency import normalized_adjacency_coo
-
         n = ds.num_users + ds.num_items
         idx, val = normalized_adjacency_coo(graph.user, graph.item, ds.num_users, ds.num_items)
         self.A = torch.sparse_coo_tensor(idx, val, (n, n)).coalesce().to_sparse_csr()
@@ -172,7 +169,8 @@ class CsrAutogradSystem(System):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.path.join("..", "shared", "data", "gowalla"))
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--systems", default="gnnrec,pyg")
@@ -193,8 +191,7 @@ def main(argv=None):
     device = torch.device(args.device)
     ds = load_dataset(path=args.data, split="given", val_frac=0)
     graph = RecGraph.from_dataset(ds, device)
-    sets = split_sets(ds, device)
-    evaluator = FullRankingEvaluator(metric_grid(["recall", "ndcg"], [20]))
+    protocol = EvalProtocol.from_dataset(ds, device, ks=[20])
     torch.manual_seed(args.seed)
     init = torch.empty(ds.num_users + ds.num_items, args.dim).normal_(std=0.1).to(device)
     systems = []
@@ -238,8 +235,7 @@ def main(argv=None):
                    "loss": float(total) / len(plan)}
             if epoch % args.eval_every == 0 or epoch == args.epochs:
                 user_emb, item_emb = s.embeddings()
-                res = evaluator.evaluate(dot_scores(user_emb, item_emb), sets["test"],
-                                         [sets["train"]])
+                res = protocol.evaluate(dot_scores(user_emb, item_emb), "test")
                 rec.update({"recall@20": res["recall@20"], "ndcg@20": res["ndcg@20"]})
             records.append(rec)
             print(json.dumps(rec), flush=True)

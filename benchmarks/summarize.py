@@ -3,7 +3,8 @@
     python benchmarks/summarize.py benchmarks/results/samplers_lightgcn_gowalla20core_cpu.json \
         --epochs 25,50,100,150,200
 
-Table 1: test (or, with --fold val, validation) Recall@20 / NDCG@20 of every run at the given epochs. Table 2:
+Table 1: test (or, with --fold val, validation) Recall@20 / NDCG@20 of every
+run at the given epochs. Table 2:
 the best test value over the curve (and its epoch), the test value at the
 best validation epoch (honest model selection), the last value, the first
 epoch reaching a target recall (--target), the median epoch seconds, their

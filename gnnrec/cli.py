@@ -1,8 +1,9 @@
-"""The ``gnnrec`` command line: train, evaluate, recommend, export, data."""
-import inspect
+"""The ``gnnrec`` command line: parse options, build through the run spec,
+print. Logic lives in the library; this module maps its errors to flags."""
 import json
 import os
 import sys
+import traceback
 from typing import Dict, Optional
 
 import click
@@ -10,14 +11,22 @@ import click
 from gnnrec.errors import GnnrecError
 from gnnrec.losses import LOSSES
 from gnnrec.nn import MODELS
-from gnnrec.registry import describe_options, first_line, parse_options, resolve
+from gnnrec.registry import default_of, describe_options, first_line
+from gnnrec.metrics.protocol import EvalProtocol
 from gnnrec.sampling import SAMPLERS
+from gnnrec.spec import DEFAULT_SAMPLER
+from gnnrec.train.batching import BATCHINGS
 from gnnrec.train.callbacks import EarlyStopping, Evaluate
 from gnnrec.train.objective import Objective
 from gnnrec.train.trainer import Trainer
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 ENCODER_ARGS = ("num_users", "num_items")
+#: library parameter -> click parameter name, where the flag is not --<param>
+ALIASES = {"reg_weight": "reg", "embedding_dim": "dim", "every": "eval_every",
+           "num_layers": "layers", "k": "k"}
+BUG_HINT = ("this is a bug in gnnrec; please report it with the command you ran "
+            "(GNNREC_DEBUG=1 shows the traceback)")
 
 
 class UserError(click.ClickException):
@@ -25,16 +34,46 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def flag_for(command: Optional[click.Command], param: Optional[str]) -> Optional[str]:
+    r"""The command's flag for a library parameter name (``epochs`` ->
+    ``--epochs``, ``sampler`` -> ``--sampler-opt``), or ``None``."""
+    if command is None or not param:
+        return None
+    wanted = (param, f"{param}_opt", ALIASES.get(param))
+    for p in command.params:
+        if isinstance(p, click.Option) and p.name in wanted:
+            return max(p.opts, key=len)
+    return None
+
+
+def user_message(error: GnnrecError, command: Optional[click.Command]) -> str:
+    flag = flag_for(command, error.param)
+    if flag and error.detail:
+        return f"{flag} {error.detail}"
+    return str(error)
+
+
 class Group(click.Group):
+    """Maps every failure to one line: user mistakes exit 2, bugs exit 1."""
+
     def invoke(self, ctx):
         from gnnrec.train.trainer import TrainingStopped
 
         try:
             return super().invoke(ctx)
         except GnnrecError as e:
-            raise UserError(str(e)) from None
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            raise UserError(user_message(e, command)) from None
         except TrainingStopped as e:
             raise click.ClickException(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # an unexpected failure: short, with where to report it
+            if os.environ.get("GNNREC_DEBUG"):
+                traceback.print_exc()
+            raise click.ClickException(f"{type(e).__name__}: {e} ({BUG_HINT})") from None
 
 
 class Session:
@@ -52,10 +91,40 @@ class Session:
         return (sys.stderr.isatty() and not self.quiet) if flag is None else flag
 
 
-def default_of(fn, name: str):
-    """The default of a parameter in a constructor or function signature."""
-    target = fn.__init__ if inspect.isclass(fn) else fn
-    return inspect.signature(target).parameters[name].default
+class Registry(click.ParamType):
+    r"""A name from a registry, checked when parsed (not when the CLI is
+    imported), so a component registered later is accepted and listed."""
+
+    def __init__(self, registry, what: str):
+        self.registry, self.name = registry, what
+
+    def get_metavar(self, param, ctx=None):
+        return "[" + "|".join(self.registry) + "]"
+
+    def convert(self, value, param, ctx):
+        key = str(value).lower()
+        if key not in self.registry:
+            self.fail(f"{value!r} is not one of {', '.join(self.registry)}", param, ctx)
+        return key
+
+
+class Help(click.Option):
+    """An option whose help is a function, evaluated when shown (so lists of
+    registered components are current)."""
+
+    def __init__(self, *args, help=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.help_fn = help
+
+    def get_help_record(self, ctx):
+        self.help = self.help_fn()
+        return super().get_help_record(ctx)
+
+
+def in_batch_names() -> str:
+    from gnnrec.train.objective import negatives_of
+
+    return ", ".join(n for n, c in LOSSES.items() if negatives_of(c) == "in_batch")
 
 
 # --------------------------------------------------------------------------- data options
@@ -75,7 +144,8 @@ def dataset_options(f):
                      help=f"Input format; auto guesses from the path. [default: {d('format')}]"),
         click.option("--split", type=click.Choice(SPLITS), default=None,
                      help="given: the files' train/test; random: per-user random; temporal: "
-                          "latest share of each user; loo: temporal leave-one-out; auto: given "
+                          "latest share of each user; loo: temporal leave-one-out; "
+                          "popbalanced: PopDCL's balanced + imbalanced tests; auto: given "
                           f"when a test file exists, else random. [default: {d('split')}]"),
         click.option("--test-frac", type=float, default=None,
                      help=f"Per-user test share (random/temporal). [default: {d('test_frac')}]"),
@@ -87,8 +157,10 @@ def dataset_options(f):
                           f"[default: {d('k_core')}]"),
         click.option("--min-rating", type=float, default=None,
                      help="Keep only ratings >= this as positives (MovieLens/CSV)."),
-        click.option("--user-col", default=None, help=f"CSV user column. [default: {d('user_col')}]"),
-        click.option("--item-col", default=None, help=f"CSV item column. [default: {d('item_col')}]"),
+        click.option("--user-col", default=None,
+                     help=f"CSV user column. [default: {d('user_col')}]"),
+        click.option("--item-col", default=None,
+                     help=f"CSV item column. [default: {d('item_col')}]"),
         click.option("--rating-col", default=None, help="CSV rating column (optional)."),
         click.option("--time-col", default=None,
                      help="CSV timestamp column (numeric; needed by temporal splits)."),
@@ -100,16 +172,15 @@ def dataset_options(f):
     return f
 
 
-def data_spec(kwargs: Dict):
-    from gnnrec.data.loading import DataSpec
+DATA_KEYS = ("path", "format", "split", "test_frac", "val_frac", "k_core", "min_rating",
+             "user_col", "item_col", "rating_col", "time_col", "data_seed")
 
-    keys = ("path", "format", "split", "test_frac", "val_frac", "k_core", "min_rating",
-            "user_col", "item_col", "rating_col", "time_col")
-    given = {k: kwargs.pop(k) for k in keys}
-    seed = kwargs.pop("data_seed")
-    if seed is not None:
-        given["seed"] = seed
-    return DataSpec(**{k: v for k, v in given.items() if v is not None})
+
+def data_changes(kwargs: Dict) -> Dict:
+    """The data options given on the command line, as DataSpec fields."""
+    given = {k: kwargs.pop(k) for k in DATA_KEYS}
+    given["seed"] = given.pop("data_seed")
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def load(session: Session, spec):
@@ -121,6 +192,14 @@ def load(session: Session, spec):
     for note in ds.notes:
         session.echo(f"  note: {note}")
     return ds
+
+
+def parse_ks(text: str):
+    try:
+        return sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        raise GnnrecError(f"ks {text!r}: expected comma-separated integers", param="ks",
+                          detail=f"{text!r}: expected comma-separated integers") from None
 
 
 # --------------------------------------------------------------------------- group
@@ -135,6 +214,7 @@ def cli(ctx, quiet):
 
     \b
     gnnrec train --model lightgcn --sampler rns      # bundled Gowalla sample
+    gnnrec show runs/lightgcn-rns-bpr
     gnnrec evaluate runs/lightgcn-rns-bpr/best.pt
     gnnrec recommend runs/lightgcn-rns-bpr/best.pt --user 19 -k 10
     gnnrec export runs/lightgcn-rns-bpr/best.pt emb.npy
@@ -143,7 +223,7 @@ def cli(ctx, quiet):
     ctx.obj = Session(quiet)
 
 
-def _component_help(registry, skip=()) -> str:
+def component_help(registry, skip=()) -> str:
     lines = []
     for name, cls in registry.items():
         lines.append(f"{name}: {first_line(cls)}")
@@ -154,16 +234,25 @@ def _component_help(registry, skip=()) -> str:
 
 # --------------------------------------------------------------------------- train
 
+def _spec_default(role):
+    from gnnrec.spec import RunSpec
+
+    return getattr(RunSpec(), role).name
+
+
 @cli.command(context_settings=CONTEXT)
 @dataset_options
-@click.option("--model", type=click.Choice(list(MODELS)), default="lightgcn", show_default=True,
-              help="Encoder.")
-@click.option("--sampler", type=click.Choice(list(SAMPLERS)), default=None,
-              help="Negative sampler for losses with explicit negatives (see --list-options); "
-                   "in-batch losses (dcl, hdccf, popdcl, ssm by default) take none. "
-                   "[default: rns]")
-@click.option("--loss", type=click.Choice(list(LOSSES)), default="bpr", show_default=True,
-              help="Training loss.")
+@click.option("--config", "config", type=click.Path(), default=None,
+              help="Start from a run spec (a run's config.json, a tuner's best.json); other "
+                   "options given here change it.")
+@click.option("--model", type=Registry(MODELS, "model"), default=None,
+              help=f"Encoder. [default: {_spec_default('model')}]")
+@click.option("--sampler", type=Registry(SAMPLERS, "sampler"), default=None, cls=Help,
+              help=lambda: "Negative sampler for losses with explicit negatives (see "
+                           f"--list-options); in-batch losses ({in_batch_names()}) take none. "
+                           f"[default: {DEFAULT_SAMPLER}]")
+@click.option("--loss", type=Registry(LOSSES, "loss"), default=None,
+              help=f"Training loss. [default: {_spec_default('loss')}]")
 @click.option("--dim", type=int, default=None,
               help="Embedding size (model option embedding_dim). "
                    f"[default: {default_of(MODELS['lightgcn'], 'embedding_dim')}]")
@@ -175,40 +264,45 @@ def _component_help(registry, skip=()) -> str:
 @click.option("--sampler-opt", multiple=True, metavar="KEY=VALUE",
               help="Sampler option, repeatable (see --list-options).")
 @click.option("--loss-opt", multiple=True, metavar="KEY=VALUE",
-              help="Loss option, repeatable (see --list-options).")
+              help="Loss option, repeatable (see --list-options). A loss's scorer (dot, "
+                   "cosine, modulated) becomes the model's: evaluation, recommend and export "
+                   "rank with it.")
 @click.option("--epochs", type=int, default=None,
               help="Maximum epochs (early stopping may end sooner). "
                    f"[default: {default_of(Trainer, 'epochs')}]")
-@click.option("--batch-size", type=int, default=None, help="Interactions per step. "
-              f"[default: {default_of(Trainer, 'batch_size')}]")
-@click.option("--lr", type=float, default=None, help="Adam learning rate. "
-              f"[default: {default_of(Trainer, 'lr')}]")
-@click.option("--reg", type=float, default=None,
+@click.option("--batch-size", type=int, default=None,
+              help=f"Interactions per step. [default: {default_of(Trainer, 'batch_size')}]")
+@click.option("--lr", type=float, default=None,
+              help=f"Adam learning rate. [default: {default_of(Trainer, 'lr')}]")
+@click.option("--reg", "reg", type=float, default=None,
               help="L2 weight on the batch's ego embeddings, lambda/2 * sum ||e0||^2 / B "
                    "(the LightGCN authors' form). "
                    f"[default: {default_of(Objective, 'reg_weight')}]")
-@click.option("--batching", type=click.Choice(["edges", "users"]), default=None,
+@click.option("--batching", type=click.Choice(list(BATCHINGS)), default=None,
               help="edges: an epoch is one pass over the training interactions; users: draw "
                    "a user then one of its items |train| times (LightGCN's code). "
                    f"[default: {default_of(Trainer, 'batching')}]")
 @click.option("--seed", type=int, default=None, help="Seed of initialisation, batches and "
               f"negatives. [default: {default_of(Trainer, 'seed')}]")
-@click.option("--ks", default="20", show_default=True,
-              help="Comma-separated cut-offs K for Recall/NDCG/Precision/HitRate/MRR@K.")
+@click.option("--ks", default=None, help="Comma-separated cut-offs K for "
+              "Recall/NDCG/Precision/HitRate/MRR@K. "
+              f"[default: {','.join(map(str, default_of(EvalProtocol, 'ks')))}]")
 @click.option("--metric", default=None,
               help="Validation metric for model selection and early stopping, NAME@K. "
                    "[default: recall@<first K>]")
 @click.option("--patience", type=int, default=None,
               help="Stop after this many evaluations without improvement; 0 never stops. "
                    f"[default: {default_of(EarlyStopping, 'patience')}]")
-@click.option("--eval-every", type=int, default=None,
+@click.option("--eval-every", "eval_every", type=int, default=None,
               help="Evaluate on validation every N epochs. "
-              f"[default: {default_of(Evaluate, 'every')}]")
+                   f"[default: {default_of(Evaluate, 'every')}]")
 @click.option("--out", "run_dir", type=click.Path(), default=None,
               help="Run folder for config.json, last.pt, best.pt, log.jsonl, results.json. "
                    "[default: runs/<model>-<sampler>-<loss>]")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt "
-                                             "(its saved options; --epochs may be raised).")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its last.pt with the spec in its "
+                   "config.json (data included); only --epochs, --lr and --patience may be "
+                   "changed, and changes are noted.")
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
 @click.option("--device", default="auto", show_default=True,
               help="cpu, cuda, cuda:N or auto (cuda when available).")
@@ -219,105 +313,74 @@ def _component_help(registry, skip=()) -> str:
 @click.option("--help-sampler", is_flag=True,
               help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
-def train(session, model, sampler, loss, dim, layers, model_opt, sampler_opt, loss_opt, epochs,
-          batch_size, lr, reg, batching, seed, ks, metric, patience, eval_every, run_dir,
-          resume, overwrite, device, progress, list_options, help_sampler, **data_kwargs):
+def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler_opt, loss_opt,
+          epochs, batch_size, lr, reg, batching, seed, ks, metric, patience, eval_every,
+          run_dir, resume, overwrite, device, progress, list_options, help_sampler,
+          **data_kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
     The bundled 10-core Gowalla sample is used when no --dataset is given;
     datasets that ship only train/test get a validation share carved out of
     train (model selection never looks at the test set). The final table
     compares the best epoch with a most-popular baseline on the test set.
+    A model trained with a cosine or modulated scorer is evaluated with it.
     """
+    from gnnrec.run import resolve_device, train_run
+    from gnnrec.metrics.protocol import format_report
+    from gnnrec.spec import RunSpec
+
     if list_options:
-        click.echo("models:\n" + _component_help(MODELS, ENCODER_ARGS))
-        click.echo("samplers:\n" + _component_help(SAMPLERS))
-        click.echo("losses:\n" + _component_help(LOSSES))
+        click.echo("models:\n" + component_help(MODELS, ENCODER_ARGS))
+        click.echo("samplers:\n" + component_help(SAMPLERS))
+        click.echo("losses:\n" + component_help(LOSSES))
         return
     if help_sampler:
-        name = sampler or "rns"
-        click.echo("sampler " + _component_help({name: SAMPLERS[name]}))
-        click.echo("loss " + _component_help({loss: LOSSES[loss]}))
+        name = sampler or DEFAULT_SAMPLER
+        click.echo("sampler " + component_help({name: SAMPLERS[name]}))
+        loss = loss or _spec_default("loss")
+        click.echo("loss " + component_help({loss: LOSSES[loss]}))
         click.echo("set them with --sampler-opt KEY=VALUE / --loss-opt KEY=VALUE")
         return
-    from gnnrec.metrics import parse_metric
-    from gnnrec.train.experiment import format_results, train_run
-
-    ks_list = _parse_ks(ks)
-    monitor = repr(parse_metric(metric)) if metric else f"recall@{ks_list[0]}"
-    model_options = parse_options(MODELS[model], model_opt, ENCODER_ARGS, "--model-opt")
-    if dim is not None:
-        model_options["embedding_dim"] = dim
-    if layers is not None:
-        if model == "ngcf":
-            model_options["layer_sizes"] = [model_options.get("embedding_dim", 64)] * layers
-        elif model == "lightgcn":
-            model_options["num_layers"] = layers
-        else:
-            raise GnnrecError("--layers: model mf has no propagation layers")
-    loss_options = parse_options(LOSSES[loss], loss_opt, (), "--loss-opt")
-    needs_sampler = resolve(LOSSES, loss, what="loss", **loss_options).negatives == "sampler"
-    if sampler is None and needs_sampler:
-        sampler = "rns"
-    if sampler is None and sampler_opt:
-        raise GnnrecError(f"--sampler-opt: loss {loss} uses in-batch negatives, no sampler")
-    config = {
-        "model": model, "model_options": model_options, "sampler": sampler,
-        "sampler_options": (parse_options(SAMPLERS[sampler], sampler_opt, (), "--sampler-opt")
-                            if sampler else {}),
-        "loss": loss, "loss_options": loss_options,
-        "trainer": {k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr,
-                                          batching=batching, seed=seed).items() if v is not None},
-        "reg": reg, "ks": ks_list, "monitor": monitor,
-    }
-    if patience is not None:
-        config["patience"] = patience
-    if eval_every is not None:
-        config["eval_every"] = eval_every
-    # fail on bad option values before reading any data
-    from gnnrec.train.experiment import build_objective
-
-    build_objective(config, 1, 2)
-    Trainer.check_options(**config["trainer"])
-    from gnnrec.train.experiment import resolve_device
-
+    if resume:
+        if run_dir is None:
+            raise GnnrecError("--resume needs --out RUN (the run folder to continue)")
+        config = config or os.path.join(run_dir, "config.json")
+        if not os.path.exists(config):
+            raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
+    base = RunSpec.from_file(config) if config else RunSpec()
+    spec = base.override(
+        model=model, sampler=sampler, loss=loss, model_options=model_opt,
+        sampler_options=sampler_opt, loss_options=loss_opt, dim=dim, layers=layers,
+        trainer=dict(epochs=epochs, batch_size=batch_size, lr=lr, batching=batching, seed=seed),
+        objective=dict(reg_weight=reg),
+        evaluation=dict(ks=None if ks is None else parse_ks(ks), metric=metric,
+                        patience=patience, eval_every=eval_every),
+        data=data_changes(data_kwargs))
+    spec.validate()
     resolve_device(device)
-    spec = data_spec(data_kwargs)
-    dataset = load(session, spec)
-    run_dir = run_dir or os.path.join("runs", f"{model}-{sampler or 'inbatch'}-{loss}")
+    dataset = load(session, spec.data)
+    run_dir = run_dir or os.path.join("runs", spec.label)
     try:
-        results = train_run(dataset, run_dir, config, device=device, resume=resume,
+        results = train_run(spec, dataset, run_dir, device=device, resume=resume,
                             overwrite=overwrite, progress=session.progress(progress),
                             echo=session.echo)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
                    f"continue with: gnnrec train --out {run_dir} --resume", err=True)
         sys.exit(130)
-    click.echo(format_results(results))
+    click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
     session.echo(f"run saved in {run_dir}")
-
-
-def _parse_ks(text: str):
-    try:
-        ks = sorted({int(k) for k in text.split(",") if k.strip()})
-    except ValueError:
-        raise GnnrecError(f"--ks {text!r}: expected comma-separated integers") from None
-    if not ks or ks[0] < 1:
-        raise GnnrecError(f"--ks {text!r}: cut-offs must be >= 1")
-    return ks
 
 
 # --------------------------------------------------------------------------- evaluate
 
-def _load_model(session, checkpoint, device):
-    from gnnrec.train.checkpoint import TrainedModel
-    from gnnrec.train.experiment import resolve_device
+def load_model(session, checkpoint, device):
+    import gnnrec
+    from gnnrec.run import resolve_device
 
-    dev = resolve_device(device)
-    model = TrainedModel.load(checkpoint, map_location=dev)
-    session.echo(f"{checkpoint}: {model.meta['model_spec']['name']} at epoch "
-                 f"{model.meta['epoch']}, {model.graph.num_users} users, "
-                 f"{model.graph.num_items} items")
+    model = gnnrec.load(checkpoint, map_location=resolve_device(device))
+    session.echo(f"{checkpoint}: {model.spec()['name']} at epoch {model.meta.get('epoch')}, "
+                 f"{model.num_users} users, {model.num_items} items")
     return model
 
 
@@ -337,35 +400,26 @@ def _load_model(session, checkpoint, device):
 def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwargs):
     r"""Full-ranking metrics of a checkpoint on a held-out split.
 
-    Without --dataset, the data the run was trained on is read again as
+    Without dataset options, the data the run was trained on is read again as
     recorded in the checkpoint. A checkpoint trained on other data is refused.
     Every known interaction other than the target is masked (training items;
-    for a test split also validation and the other test split).
+    for a test split also validation and the other test split). The model
+    ranks with the scorer it was trained with.
     """
-    from gnnrec.data.loading import DataSpec, load_dataset
-    from gnnrec.data.dataset import masked_folds
-    from gnnrec.metrics import FullRankingEvaluator, evaluate_groups, metric_grid, most_popular
-    from gnnrec.train.experiment import METRIC_NAMES, split_sets
+    from dataclasses import asdict
 
-    ks_list = _parse_ks(ks)
-    model = _load_model(session, checkpoint, device)
-    given = {k: v for k, v in data_kwargs.items() if v is not None}
-    if given:
-        spec = data_spec(data_kwargs)
-    else:
-        spec = DataSpec(**model.meta["data"])
-    dataset = load_dataset(spec)
+    from gnnrec.data.loading import DataSpec, load_dataset
+    from gnnrec.metrics.protocol import EvalProtocol, METRIC_NAMES
+
+    model = load_model(session, checkpoint, device)
+    saved = model.meta.get("spec", {}).get("data") or model.meta.get("data") or {}
+    data = DataSpec(**{**asdict(DataSpec(**saved)), **data_changes(data_kwargs)})
+    dataset = load_dataset(data)
     model.check_dataset(dataset)
-    sets = split_sets(dataset, model.graph.device)
-    if fold not in sets:
-        raise GnnrecError(f"the dataset has no {fold} split")
-    exclude = [sets[f] for f in masked_folds(fold) if f in sets]
-    evaluator = FullRankingEvaluator(metric_grid(METRIC_NAMES, ks_list))
-    score_fn = model.score_fn()
-    res = evaluator.evaluate(score_fn, sets[fold], exclude)
-    pop = evaluator.evaluate(most_popular(model.graph.item_degree), sets[fold], exclude)
-    by_group = (evaluate_groups(evaluator, score_fn, sets[fold], exclude,
-                                model.graph.item_degree) if groups else {})
+    protocol = EvalProtocol.from_dataset(dataset, model.device, ks=parse_ks(ks))
+    res = protocol.evaluate(model.score_all, fold)
+    pop = protocol.baseline(fold)
+    by_group = protocol.groups(model.score_all, fold) if groups else {}
     if as_json:
         click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop, "groups": by_group},
                               indent=2))
@@ -373,7 +427,7 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
     click.echo(f"{fold} ({res['users']} users)")
     click.echo(f"  {'metric':<14}{'model':>10}{'MostPop':>10}"
                + "".join(f"{g:>10}" for g in by_group))
-    for k in ks_list:
+    for k in protocol.ks:
         for name in METRIC_NAMES:
             key = f"{name}@{k}"
             click.echo(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}"
@@ -405,7 +459,7 @@ def recommend(session, checkpoint, users, users_file, k, include_seen, fmt, devi
         ids += [ln.strip() for ln in users_file if ln.strip()]
     if not ids:
         raise GnnrecError("give users with --user ID (repeatable) or --users-file FILE")
-    model = _load_model(session, checkpoint, device)
+    model = load_model(session, checkpoint, device)
     items, scores = model.recommend(ids, k=k, exclude_seen=not include_seen)
     if fmt == "json":
         click.echo(json.dumps([{"user": u, "items": [_py(x) for x in it],
@@ -442,7 +496,7 @@ def export(session, checkpoint, output, device):
     """
     if not output.endswith((".pt", ".npy")):
         raise GnnrecError(f"{output}: export to a .pt or .npy path")
-    model = _load_model(session, checkpoint, device)
+    model = load_model(session, checkpoint, device)
     written = model.export(output)
     for key, path in written.items():
         click.echo(f"{key}: {path}")
@@ -461,10 +515,10 @@ def export(session, checkpoint, output, device):
 def data(session, as_json, save, **data_kwargs):
     r"""Inspect (and optionally prepare) a dataset: sizes, density, split
     sizes and degree quantiles of the training graph."""
-    from gnnrec.data.loading import load_dataset
+    from gnnrec.data.loading import DataSpec, load_dataset
     from gnnrec.data.writers import write_lightgcn
 
-    ds = load_dataset(data_spec(data_kwargs))
+    ds = load_dataset(DataSpec(**data_changes(data_kwargs)))
     st = ds.stats()
     if as_json:
         click.echo(json.dumps(st, indent=2))
@@ -487,25 +541,28 @@ def data(session, as_json, save, **data_kwargs):
 
 # --------------------------------------------------------------------------- bench
 
-def _split_names(text: str, registry, what: str):
+def split_names(text: str, registry, what: str):
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     for n in names:
         if n not in registry:
-            raise GnnrecError(f"--{what}s: unknown {what} {n!r}; choose from {', '.join(registry)}")
+            raise GnnrecError(f"{what}s: unknown {what} {n!r}; choose from {', '.join(registry)}",
+                              param=f"{what}s",
+                              detail=f"unknown {what} {n!r}; choose from {', '.join(registry)}")
     if not names:
-        raise GnnrecError(f"--{what}s: give at least one name")
+        raise GnnrecError(f"{what}s: give at least one name", param=f"{what}s",
+                          detail="give at least one name")
     return names
 
 
 @cli.command(context_settings=CONTEXT)
 @dataset_options
-@click.option("--models", default="lightgcn", show_default=True,
-              help=f"Comma-separated models ({', '.join(MODELS)}).")
-@click.option("--samplers", default="rns", show_default=True,
-              help=f"Comma-separated samplers ({', '.join(SAMPLERS)}).")
-@click.option("--losses", default="bpr", show_default=True,
-              help=f"Comma-separated losses ({', '.join(LOSSES)}); ratios are to the first loss "
-                   "with the first sampler.")
+@click.option("--models", default="lightgcn", show_default=True, cls=Help,
+              help=lambda: f"Comma-separated models ({', '.join(MODELS)}).")
+@click.option("--samplers", default="rns", show_default=True, cls=Help,
+              help=lambda: f"Comma-separated samplers ({', '.join(SAMPLERS)}).")
+@click.option("--losses", default="bpr", show_default=True, cls=Help,
+              help=lambda: f"Comma-separated losses ({', '.join(LOSSES)}); in-batch ones "
+                           f"({in_batch_names()}) run once, without a sampler.")
 @click.option("--opt", "opts", multiple=True, metavar="NAME.KEY=VALUE",
               help="An option of a named model, sampler or loss, e.g. dns.num_candidates=16; "
                    "repeatable.")
@@ -527,40 +584,32 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
     after the first is reported, with its ratio to the first combination of
     the same model (first loss, first sampler). Nothing is evaluated or saved.
     """
+    from gnnrec.bench import bench as run_bench
+    from gnnrec.bench import format_bench
     from gnnrec.data.graph import RecGraph
-    from gnnrec.train.bench import bench as run_bench
-    from gnnrec.train.bench import format_bench
-    from gnnrec.train.experiment import build_objective, resolve_device
+    from gnnrec.data.loading import DataSpec
+    from gnnrec.registry import parse_named_options
+    from gnnrec.run import resolve_device
+    from gnnrec.spec import SKIP, RunSpec
 
-    model_names = _split_names(models, MODELS, "model")
-    sampler_names = _split_names(samplers, SAMPLERS, "sampler")
-    loss_names = _split_names(losses, LOSSES, "loss")
-    registries = {**{n: MODELS[n] for n in model_names}, **{n: SAMPLERS[n] for n in sampler_names},
-                  **{n: LOSSES[n] for n in loss_names}}
-    options: Dict[str, Dict] = {}
-    for opt in opts:
-        name, _, rest = opt.partition(".")
-        if name not in registries or not rest:
-            raise GnnrecError(f"--opt {opt!r}: expected NAME.KEY=VALUE with NAME one of "
-                              f"{', '.join(registries)}")
-        skip = ENCODER_ARGS if name in MODELS else ()
-        options.setdefault(name, {}).update(
-            parse_options(registries[name], [rest], skip, f"--opt {name}"))
-    for m in model_names:  # fail on bad values before reading data
-        for lo in loss_names:
-            in_batch = resolve(LOSSES, lo, what="loss", **options.get(lo, {})).negatives \
-                == "in_batch"
-            for sa in ([None] if in_batch else sampler_names):
-                build_objective({"model": m, "model_options": options.get(m, {}),
-                                 "sampler": sa, "sampler_options": options.get(sa, {}),
-                                 "loss": lo, "loss_options": options.get(lo, {})}, 1, 2)
-    trainer_options = {} if batch_size is None else {"batch_size": batch_size}
-    Trainer.check_options(**trainer_options, epochs=epochs)
+    options = parse_named_options(opts, {"model": MODELS, "sampler": SAMPLERS, "loss": LOSSES},
+                                  skip=SKIP)
+    if epochs < 2:
+        raise GnnrecError(f"epochs must be >= 2 (the first round is a warm-up), got {epochs}",
+                          param="epochs", detail=f"must be >= 2 (the first round is a warm-up), "
+                                                 f"got {epochs}")
+    if max_batches is not None and max_batches < 1:
+        raise GnnrecError("max_batches must be >= 1", param="max_batches",
+                          detail=f"must be >= 1, got {max_batches}")
+    trainer = {"epochs": epochs} if batch_size is None else {"epochs": epochs,
+                                                             "batch_size": batch_size}
+    specs = RunSpec.grid(split_names(models, MODELS, "model"),
+                         split_names(samplers, SAMPLERS, "sampler"),
+                         split_names(losses, LOSSES, "loss"), options, trainer=trainer)
     dev = resolve_device(device)
-    dataset = load(session, data_spec(data_kwargs))
+    dataset = load(session, DataSpec(**data_changes(data_kwargs)))
     graph = RecGraph.from_dataset(dataset, dev)
-    results = run_bench(graph, model_names, sampler_names, loss_names, options, epochs,
-                        max_batches, trainer_options, echo=session.echo)
+    results = run_bench(graph, specs, epochs, max_batches, echo=session.echo)
     if as_json:
         click.echo(json.dumps({"device": str(dev), "results": results}, indent=2))
     else:

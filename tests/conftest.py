@@ -26,6 +26,16 @@ def random_graph(num_users=7, num_items=11, density=0.3, seed=0, min_items=1) ->
     return RecGraph(torch.as_tensor(u), torch.as_tensor(i), num_users, num_items)
 
 
+def dense_reference(g):
+    n = g.num_users + g.num_items
+    a = torch.zeros(n, n)
+    a[g.user, g.item + g.num_users] = 1
+    a[g.item + g.num_users, g.user] = 1
+    d = a.sum(1)
+    dinv = torch.where(d > 0, d.pow(-0.5), torch.zeros_like(d))
+    return dinv[:, None] * a * dinv[None, :]
+
+
 @pytest.fixture
 def graph():
     return random_graph()

@@ -233,7 +233,7 @@ def test_popularity_balanced_split_groups_and_evaluate(runner, data_dir, tmp_pat
 
 def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path):
     import gnnrec
-    from gnnrec.losses import Cosine
+    from gnnrec.nn import Cosine
 
     out = str(tmp_path / "run")
     r = runner.invoke(cli, ["train", "--dataset", data_dir, "--loss", "hdccf", "--out", out, *FAST])
@@ -241,6 +241,6 @@ def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path):
     model = gnnrec.load(os.path.join(out, "best.pt"))
     assert isinstance(model.scorer, Cosine)
     u, i = model.embeddings()
-    scores = model.score_fn()(torch.arange(3))
+    scores = model.score_all(torch.arange(3))
     want = torch.nn.functional.normalize(u[:3], dim=1) @ torch.nn.functional.normalize(i, dim=1).t()
     assert torch.allclose(scores, want, atol=1e-6)

@@ -8,7 +8,9 @@ from gnnrec.data import load_dataset
 from gnnrec.metrics import FullRankingEvaluator, dot_scores, metric_grid
 from gnnrec.nn import MODELS
 from gnnrec.sampling import SAMPLERS
-from gnnrec.train.experiment import split_sets, train_run
+from gnnrec.metrics import split_sets
+from gnnrec.run import train_run
+from gnnrec.spec import Component, RunSpec
 from tests.conftest import random_graph
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -64,14 +66,15 @@ def test_evaluator_matches_cpu(tiny_dataset_dir):
 @cuda
 def test_training_run_on_cuda_and_resume(tmp_path, tiny_dataset_dir):
     ds = load_dataset(path=tiny_dataset_dir)
-    cfg = {"model": "lightgcn", "model_options": {"embedding_dim": 8}, "sampler": "rns",
-           "loss": "bpr", "trainer": {"epochs": 3, "batch_size": 64}, "ks": [5]}
-    res = train_run(ds, str(tmp_path / "a"), cfg, device="cuda", echo=lambda m: None)
+
+    def spec(epochs):
+        return RunSpec(model=Component("lightgcn", {"embedding_dim": 8}),
+                       trainer={"epochs": epochs, "batch_size": 64}, evaluation={"ks": [5]})
+
+    res = train_run(spec(3), ds, str(tmp_path / "a"), device="cuda", echo=lambda m: None)
     assert res["test"]["users"] > 0
-    cfg2 = json.loads(json.dumps(cfg))
-    cfg2["trainer"]["epochs"] = 2
-    train_run(ds, str(tmp_path / "b"), cfg2, device="cuda", echo=lambda m: None)
-    train_run(ds, str(tmp_path / "b"), cfg, device="cuda", resume=True, echo=lambda m: None)
+    train_run(spec(2), ds, str(tmp_path / "b"), device="cuda", echo=lambda m: None)
+    train_run(spec(3), ds, str(tmp_path / "b"), device="cuda", resume=True, echo=lambda m: None)
     la = [json.loads(x)["loss"] for x in open(tmp_path / "a" / "log.jsonl")]
     lb = [json.loads(x)["loss"] for x in open(tmp_path / "b" / "log.jsonl")]
     assert la == pytest.approx(lb, rel=1e-5)

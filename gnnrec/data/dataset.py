@@ -16,14 +16,14 @@ FOLDS = {"train": Interactions.TRAIN, "val": Interactions.VAL, "test": Interacti
          "test_balanced": Interactions.TEST_BALANCED}
 
 
-def masked_folds(fold: str):
-    r"""The folds whose items are removed from the ranking when evaluating
-    ``fold``: training items always; for a test fold also validation and the
-    other test fold (all known interactions but the target). Validation masks
-    training items only, so model selection never touches a test fold."""
-    if fold == "val":
-        return ["train"]
-    return [f for f in FOLDS if f != fold]
+def fingerprint(num_users: int, num_items: int, train_edges: torch.Tensor) -> str:
+    r"""A short hash of the sizes and the ``(2, E)`` training pairs sorted by
+    user then item (the order of :meth:`RecDataset.edges` and of
+    :class:`~gnnrec.data.graph.RecGraph`)."""
+    h = hashlib.sha256()
+    h.update(f"{num_users},{num_items}".encode())
+    h.update(train_edges.to("cpu", torch.int64).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -95,10 +95,7 @@ class RecDataset:
     def fingerprint(self) -> str:
         """A short hash of the sizes and the training edges: a checkpoint
         trained on other data is refused."""
-        h = hashlib.sha256()
-        h.update(f"{self.num_users},{self.num_items}".encode())
-        h.update(self.edges("train").numpy().tobytes())
-        return h.hexdigest()[:16]
+        return fingerprint(self.num_users, self.num_items, self.edges("train"))
 
     def stats(self) -> Dict:
         """Sizes, density and degree quantiles (training edges for degrees)."""

@@ -4,6 +4,8 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from gnnrec.data.adjacency import NormalizedAdjacency
+from gnnrec.data.dataset import EDGE, fingerprint
 from gnnrec.data.positives import PositiveSet
 
 
@@ -45,8 +47,6 @@ class RecGraph:
         r"""From a ``HeteroData`` with ``user``/``item`` node types and the
         training ``edge_index`` on ``('user', 'interacts', 'item')`` (any
         relation name between ``user`` and ``item`` is accepted)."""
-        from gnnrec.data.dataset import EDGE
-
         store = None
         if EDGE in data.edge_types:
             store = data[EDGE]
@@ -67,6 +67,11 @@ class RecGraph:
             ei = ei.to(device)
         return cls(ei[0], ei[1], dataset.num_users, dataset.num_items)
 
+    def fingerprint(self) -> str:
+        """The same hash as :meth:`RecDataset.fingerprint` of the data this
+        graph was built from."""
+        return fingerprint(self.num_users, self.num_items, torch.stack([self.user, self.item]))
+
     @property
     def item_positives(self) -> PositiveSet:
         r"""The users of every item (the transposed positive sets), built on
@@ -83,8 +88,6 @@ class RecGraph:
 
     def adjacency(self, backend: str = "auto"):
         r"""The normalised bipartite adjacency (users first), cached."""
-        from gnnrec.nn.adjacency import NormalizedAdjacency
-
         if backend not in self._adj:
             self._adj[backend] = NormalizedAdjacency(self.user, self.item, self.num_users,
                                                      self.num_items, backend)

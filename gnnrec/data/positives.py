@@ -105,5 +105,6 @@ class PositiveSet:
         base = users.unsqueeze(-1) * self.num_items
         if len(self._gap_keys) == 0:
             return r
-        k = torch.searchsorted(self._gap_keys, base + r, right=True) - self.rowptr[users].unsqueeze(-1)
+        k = (torch.searchsorted(self._gap_keys, base + r, right=True)
+             - self.rowptr[users].unsqueeze(-1))
         return r + k

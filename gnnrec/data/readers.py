@@ -175,7 +175,8 @@ def read_csv(path, user_col: str = "user", item_col: str = "item",
                     out[key].append(value)
                 else:
                     out[key].append(_float(value, path, lineno, key))
-    result = {"user": np.asarray(out["user"], dtype=str), "item": np.asarray(out["item"], dtype=str)}
+    result = {"user": np.asarray(out["user"], dtype=str),
+              "item": np.asarray(out["item"], dtype=str)}
     for key in ("rating", "timestamp"):
         if key in out:
             result[key] = np.asarray(out[key], np.float64)

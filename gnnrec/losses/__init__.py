@@ -3,7 +3,6 @@ from gnnrec.losses.base import RecLoss
 from gnnrec.losses.bpr import BPR
 from gnnrec.losses.hdccf import DCL, HDCCF
 from gnnrec.losses.popdcl import PopDCL
-from gnnrec.losses.scorers import Cosine, Dot, Modulated, Scorer
 from gnnrec.losses.softbpr import SoftBPR
 from gnnrec.losses.ssm import SSM
 
@@ -11,5 +10,4 @@ from gnnrec.losses.ssm import SSM
 LOSSES = {"bpr": BPR, "softbpr": SoftBPR, "ssm": SSM, "dcl": DCL, "hdccf": HDCCF,
           "popdcl": PopDCL}
 
-__all__ = ["RecLoss", "BPR", "SoftBPR", "SSM", "DCL", "HDCCF", "PopDCL", "Scorer", "Dot",
-           "Cosine", "Modulated", "LOSSES"]
+__all__ = ["RecLoss", "BPR", "SoftBPR", "SSM", "DCL", "HDCCF", "PopDCL", "LOSSES"]

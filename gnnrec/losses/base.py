@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from gnnrec.losses.scorers import Dot, Scorer, make_scorer
+from gnnrec.nn.scorers import SCORERS, Dot, Scorer, check_scorer, make_scorer
 
 
 class RecLoss(torch.nn.Module, abc.ABC):
@@ -18,25 +18,38 @@ class RecLoss(torch.nn.Module, abc.ABC):
     objective checks the pairing before training starts and passes context
     by keyword: ``users`` and ``items`` (the batch's ids), ``out`` (the
     encoder's :class:`~gnnrec.nn.EncoderOutput`), ``graph`` (the training
-    :class:`~gnnrec.data.RecGraph`) and ``generator``. A loss scores pairs
-    with its :attr:`scorer` (inner product unless it says otherwise), which
-    evaluation then uses too.
+    :class:`~gnnrec.data.RecGraph`) and ``generator``.
+
+    A loss is defined with a similarity :math:`f(u, i)`, named by
+    :attr:`scorer_name` (inner product unless it says otherwise). The
+    similarity belongs to the model (:class:`~gnnrec.model.RecModel`), which
+    evaluation and serving rank with; :meth:`attach` makes the loss borrow
+    the model's scorer. A loss used on its own (tests, other pipelines)
+    scores with a fresh scorer of its name.
+
+    Args:
+        scorer (str, optional): ``dot``, ``cosine`` or ``modulated``.
+            (default: :obj:`"dot"`)
     """
     #: ``"sampler"`` or ``"in_batch"``
     negatives: str = "sampler"
 
     def __init__(self, scorer: str = "dot"):
         super().__init__()
-        self.scorer_name = scorer
-        self.scorer: Optional[Scorer] = None
-        if scorer != "modulated":  # modulated needs the embedding size: see attach()
-            self.scorer = make_scorer(scorer, 0)
+        self.scorer_name = check_scorer(scorer)
+        self._borrow(None if scorer == "modulated" else make_scorer(scorer, 0))
 
-    def attach(self, encoder) -> None:
-        r"""Called once by the objective with the encoder (before the
-        optimiser exists), to build anything sized by it."""
-        if self.scorer is None:
-            self.scorer = make_scorer(self.scorer_name, encoder.out_dim)
+    def _borrow(self, scorer: Optional[Scorer]) -> None:
+        # kept out of the module tree: the model owns (and saves) the scorer
+        object.__setattr__(self, "scorer", scorer)
+
+    def attach(self, model) -> None:
+        r"""Borrows ``model.scorer`` (a :class:`~gnnrec.model.RecModel`),
+        which must be of this loss's kind."""
+        if not isinstance(model.scorer, SCORERS[self.scorer_name]):
+            raise ValueError(f"{type(self).__name__} scores with {self.scorer_name}, the model "
+                             f"with {type(model.scorer).__name__}")
+        self._borrow(model.scorer)
 
     def bind(self, graph) -> None:
         r"""Called with the training graph (precompute per-graph terms)."""

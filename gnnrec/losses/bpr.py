@@ -32,7 +32,6 @@ class BPR(RecLoss):
     def __init__(self, scorer: str = "dot"):
         super().__init__(scorer)
 
-
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,
                 **context) -> Tensor:
         pos_score, neg_score = pair_scores(user, pos, neg, self.scorer)

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from gnnrec.data.positives import PositiveSet
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.scorers import Cosine, Dot
+from gnnrec.nn.scorers import Cosine, Dot
 
 NEG_INF = float("-inf")
 

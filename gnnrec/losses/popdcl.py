@@ -60,7 +60,8 @@ class PopDCL(RecLoss):
         pop = graph.item_degree.double()
         self.item_pop = pop.float()
         self.user_pop_sum = torch.zeros(graph.num_users, dtype=torch.float64,
-                                        device=pop.device).index_add_(0, graph.user, pop[graph.item])
+                                        device=pop.device).index_add_(0, graph.user,
+                                                                      pop[graph.item])
         self.num_interactions = graph.num_edges
 
     def corrections(self, users: Tensor, items: Tensor, scores: Tensor):

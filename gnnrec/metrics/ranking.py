@@ -80,7 +80,7 @@ class MRR(RankingMetric):
         h = hits[:, :self.k]
         first = h.float().argmax(1)
         return torch.where(h.any(1), 1.0 / (first + 1).float(), torch.zeros_like(first,
-                                                                            dtype=torch.float))
+                                                                                 dtype=torch.float))
 
 
 #: metric name -> class
@@ -99,5 +99,3 @@ def parse_metric(text: str) -> RankingMetric:
 def metric_grid(names, ks):
     """Every metric name at every cut-off."""
     return [METRICS[n](k) for n in names for k in ks]
-
-

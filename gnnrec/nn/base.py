@@ -1,7 +1,8 @@
 """The encoder contract: a graph in, per-layer and pooled embeddings out."""
 import abc
+import inspect
 from dataclasses import dataclass
-from typing import Callable, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -85,6 +86,15 @@ class Encoder(torch.nn.Module, abc.ABC):
     @property
     def device(self) -> torch.device:
         return self.embedding.weight.device
+
+    def options(self) -> Dict[str, Any]:
+        r"""The constructor's keyword options as this instance holds them
+        (every option is kept as an attribute of the same name), so
+        ``type(enc)(num_users, num_items, **enc.options())`` rebuilds it."""
+        names = [n for n, p in inspect.signature(type(self).__init__).parameters.items()
+                 if n not in ("self", "num_users", "num_items")
+                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return {n: getattr(self, n) for n in names}
 
     @property
     def out_dim(self) -> int:

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.nn.adjacency import propagate
+from gnnrec.nn.propagation import propagate
 from gnnrec.nn.base import Encoder, EncoderOutput
 
 
@@ -43,7 +43,6 @@ class LightGCN(Encoder):
           :math:`(|\mathcal{I}|, D)`
     """
     summary = "LightGCN (He et al. 2020): linear propagation, mean of the layers"
-
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  num_layers: int = 3, alpha: Optional[Sequence[float]] = None,

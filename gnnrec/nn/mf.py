@@ -27,7 +27,6 @@ class MF(Encoder):
     """
     summary = "matrix factorisation, free user/item embeddings (no propagation)"
 
-
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  init_std: float = 0.1):
         super().__init__(num_users, num_items, embedding_dim)

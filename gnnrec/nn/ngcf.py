@@ -56,7 +56,6 @@ class NGCF(Encoder):
     """
     summary = "NGCF (Wang et al. 2019): W1/W2 transforms, LeakyReLU, dropout, concatenated layers"
 
-
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  layer_sizes: Sequence[int] = (64, 64, 64), mess_dropout: float = 0.1,
                  node_dropout: float = 0.0, normalize: bool = True, backend: str = "auto"):

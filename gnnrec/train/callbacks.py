@@ -1,44 +1,82 @@
-"""Evaluation, early stopping, checkpoints and logs, as trainer callbacks."""
+"""Progress, the non-finite-loss guard, evaluation, early stopping,
+checkpoints and logs, as trainer callbacks."""
 import json
 import math
 import os
 import time
 from typing import Callable, Dict, Optional, Sequence
 
-from gnnrec.data.positives import PositiveSet
-from gnnrec.metrics.evaluator import FullRankingEvaluator
-from gnnrec.train.checkpoint import atomic_save, model_state
-from gnnrec.train.trainer import Callback
+import torch
+
+from gnnrec.checkpoint import save_checkpoint
+from gnnrec.train.trainer import Callback, TrainingStopped
+
+
+class ProgressBar(Callback):
+    r"""A ``tqdm`` bar per epoch on stderr, with the running loss."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_epoch_start(self, trainer, epoch):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=len(trainer.batches), desc=f"epoch {epoch}", leave=False,
+                        unit="batch", dynamic_ncols=True)
+
+    def on_batch_end(self, trainer, step, loss, stats):
+        self.bar.update(1)
+        if step % 10 == 0:
+            self.bar.set_postfix(loss=f"{float(stats['loss']):.4f}")
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._close()
+
+    def on_exception(self, trainer, error):
+        self._close()
+
+
+class NonFiniteLoss(Callback):
+    r"""Stops training when a batch's loss is NaN or infinite, naming the
+    epoch and step; checkpoints are written only at the end of an epoch, so
+    the last good one is kept."""
+
+    def on_batch_end(self, trainer, step, loss, stats):
+        if not torch.isfinite(loss):
+            raise TrainingStopped(
+                f"the loss became {loss.item()} at epoch {trainer.epoch + 1}, step {step + 1}; "
+                "training stopped and the last good checkpoint is kept (try a lower lr)")
 
 
 class Evaluate(Callback):
     r"""Evaluates the model every ``every`` epochs (and at the last epoch)
-    on a held-out split, adding ``"{prefix}/{metric}"`` entries to the logs.
+    on a held-out split, adding ``"{fold}/{metric}"`` entries to the logs.
 
     Args:
-        evaluator (FullRankingEvaluator): metrics and batching.
-        target (PositiveSet): the held-out items (e.g. validation).
-        exclude (sequence of PositiveSet): items masked from the ranking
-            (the training items).
+        protocol (EvalProtocol): splits, masks and metrics.
+        fold (str, optional): the split to rank. (default: :obj:`"val"`)
         every (int, optional): evaluation period in epochs. (default: :obj:`1`)
-        prefix (str, optional): log key prefix. (default: :obj:`"val"`)
     """
 
-    def __init__(self, evaluator: FullRankingEvaluator, target: PositiveSet,
-                 exclude: Sequence[PositiveSet], every: int = 1, prefix: str = "val"):
-        self.evaluator, self.target, self.exclude = evaluator, target, list(exclude)
-        self.every, self.prefix = max(1, int(every)), prefix
+    def __init__(self, protocol, fold: str = "val", every: int = 1):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.protocol, self.fold, self.every = protocol, fold, int(every)
 
     def on_epoch_end(self, trainer, epoch, logs):
         if epoch % self.every and epoch != trainer.epochs:
             return
         start = time.perf_counter()
-        score_fn = trainer.objective.score_fn(trainer.graph)
-        result = self.evaluator.evaluate(score_fn, self.target, self.exclude)
+        result = self.protocol.evaluate(trainer.objective.model.score_all, self.fold)
         logs["eval_seconds"] = time.perf_counter() - start
         for k, v in result.items():
             if k != "users":
-                logs[f"{self.prefix}/{k}"] = v
+                logs[f"{self.fold}/{k}"] = v
 
 
 class EarlyStopping(Callback):
@@ -54,6 +92,8 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, monitor: str, patience: int = 10, mode: str = "max"):
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience}")
         self.monitor, self.patience, self.mode = monitor, int(patience), mode
         self.best: Optional[float] = None
         self.best_epoch = 0
@@ -63,7 +103,8 @@ class EarlyStopping(Callback):
         if self.monitor not in logs:
             return
         value = logs[self.monitor]
-        better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        better = self.best is None or (value > self.best if self.mode == "max"
+                                       else value < self.best)
         if better and not math.isnan(value):
             self.best, self.best_epoch, self.bad = value, epoch, 0
             logs["is_best"] = True
@@ -89,12 +130,13 @@ class Checkpoint(Callback):
 
     Args:
         run_dir (str): the run's folder.
-        meta (callable): returns the static part of a checkpoint (model
-            spec, id maps, training graph, config).
+        extra (dict, optional): entries stored in every checkpoint beside the
+            model (the run spec, the data source).
     """
 
-    def __init__(self, run_dir: str, meta: Callable[[], Dict]):
-        self.run_dir, self.meta = run_dir, meta
+    def __init__(self, run_dir: str, extra: Optional[Dict] = None):
+        self.run_dir, self.extra = run_dir, dict(extra or {})
+        self._static = None
 
     @property
     def last(self) -> str:
@@ -104,34 +146,72 @@ class Checkpoint(Callback):
     def best(self) -> str:
         return os.path.join(self.run_dir, "best.pt")
 
+    def content(self, trainer, epoch: int, logs: Dict, with_trainer: bool) -> Dict:
+        model = trainer.objective.model
+        if self._static is None:  # the graph, id maps and spec do not change during a run
+            self._static = {k: v for k, v in model.checkpoint(**self.extra).items()
+                            if k != "state"}
+        out = {**self._static, "state": model.state_dict(), "epoch": epoch, "logs": logs}
+        if with_trainer:
+            out["trainer"] = trainer.state_dict()
+        return out
+
+    def write_start(self, trainer) -> None:
+        """``last.pt`` at epoch 0, so an interruption during the first epoch
+        still leaves a run to resume."""
+        save_checkpoint(self.content(trainer, 0, {"epoch": 0}, True), self.last)
+
     def on_epoch_end(self, trainer, epoch, logs):
-        meta = self.meta()
-        model = model_state(trainer.objective, epoch)
         if logs.get("is_best") or not os.path.exists(self.best):
-            atomic_save({**meta, "model": model, "logs": logs}, self.best)
-        atomic_save({**meta, "model": model, "trainer": trainer.state_dict(), "logs": logs},
-                    self.last)
+            save_checkpoint(self.content(trainer, epoch, logs, False), self.best)
+        save_checkpoint(self.content(trainer, epoch, logs, True), self.last)
+
+
+def read_log(path: str):
+    r"""``(records, torn)``: the JSON records of a ``log.jsonl`` and the
+    number of unreadable lines (a line cut by a kill is not an error)."""
+    records, torn = [], 0
+    if not os.path.exists(path):
+        return records, torn
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                torn += 1
+    return records, torn
 
 
 class JsonLines(Callback):
-    r"""Appends each epoch's logs as one JSON line. On resume, lines past the
-    resumed epoch (written after the last checkpoint) are dropped first."""
+    r"""Appends each epoch's logs as one JSON line. On resume the log is
+    rewritten to agree with the checkpoint: records past the resumed epoch
+    (written after the last checkpoint) and a line cut by a kill are dropped.
 
-    def __init__(self, path: str):
-        self.path = path
+    Args:
+        path (str): the log file.
+        echo (callable, optional): where to say that lines were dropped.
+    """
+
+    def __init__(self, path: str, echo: Callable[[str], None] = lambda m: None):
+        self.path, self.echo = path, echo
 
     def on_fit_start(self, trainer):
-        if not os.path.exists(self.path):
-            return
-        with open(self.path) as f:
-            lines = [ln for ln in f if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("epoch", 0) <= trainer.epoch]
-        if len(kept) != len(lines):
-            with open(self.path, "w") as f:
-                f.writelines(kept)
+        records, torn = read_log(self.path)
+        kept = [r for r in records if r.get("epoch", 0) <= trainer.epoch]
+        if torn or len(kept) != len(records):
+            if torn:
+                self.echo(f"note: {self.path}: dropped {torn} unreadable line(s) (a write cut "
+                          "short by an interruption)")
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+            os.replace(tmp, self.path)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in logs.items()}
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                 for k, v in logs.items()}
         with open(self.path, "a") as f:
             f.write(json.dumps(clean) + "\n")
 

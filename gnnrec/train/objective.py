@@ -1,20 +1,20 @@
-"""What a training step minimises: encoder, sampler, loss and the L2 term."""
-from typing import Dict, Optional, Tuple
+"""What a training step minimises: model, sampler, loss and the L2 term."""
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import GnnrecError, option_error
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.scorers import Dot
-from gnnrec.metrics.evaluator import ScoreFn, dot_scores
+from gnnrec.model import RecModel
 from gnnrec.nn.base import Encoder
+from gnnrec.registry import option_names
 from gnnrec.sampling.base import NegativeSampler
 
 
 class Objective(torch.nn.Module):
-    r"""Encoder + negative sampler + loss + L2 penalty on ego embeddings.
+    r"""Model + negative sampler + loss + L2 penalty on ego embeddings.
 
     The penalty is the one of the LightGCN authors' PyTorch code,
 
@@ -32,24 +32,32 @@ class Objective(torch.nn.Module):
     their synthetic layer-0 embedding.
 
     Args:
-        encoder (Encoder): the model.
+        model (RecModel or Encoder): the model; a bare encoder is wrapped in
+            a :class:`~gnnrec.model.RecModel` with the loss's scorer.
         sampler (NegativeSampler, optional): where explicit negatives come
             from; ``None`` for in-batch losses.
-        loss (RecLoss): the ranking loss.
+        loss (RecLoss): the ranking loss; it borrows the model's scorer.
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-4`)
     """
 
-    def __init__(self, encoder: Encoder, sampler: Optional[NegativeSampler], loss: RecLoss,
-                 reg_weight: float = 1e-4):
+    def __init__(self, model: Union[RecModel, Encoder], sampler: Optional[NegativeSampler],
+                 loss: RecLoss, reg_weight: float = 1e-4):
         super().__init__()
-        if reg_weight < 0:
-            raise GnnrecError(f"--reg must be >= 0, got {reg_weight}")
-        check_compatible(encoder, sampler, loss)
-        self.encoder, self.sampler, self.loss = encoder, sampler, loss
+        if not reg_weight >= 0 or reg_weight == float("inf"):
+            raise option_error("reg_weight", f"must be >= 0 and finite, got {reg_weight}")
+        if isinstance(model, Encoder):
+            model = RecModel(model, loss.scorer_name)
+        check_compatible(model.encoder, sampler, loss)
+        self.model, self.sampler, self.loss = model, sampler, loss
         self.reg_weight = float(reg_weight)
-        loss.attach(encoder)
+        loss.attach(model)
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.model.encoder
 
     def bind(self, graph: RecGraph) -> "Objective":
+        self.model.bind(graph)
         if self.sampler is not None:
             self.sampler.bind(graph)
         self.loss.bind(graph)
@@ -57,7 +65,7 @@ class Objective(torch.nn.Module):
 
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:
-        out = self.encoder.encode(graph)
+        out = self.model.encode(graph)
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
         u, p = out.pooled[rows].split(len(users))
         neg = None
@@ -74,39 +82,41 @@ class Objective(torch.nn.Module):
             stats["hardness"] = torch.nanmean(neg.hardness.float())
         return loss + reg, stats
 
-    @torch.no_grad()
-    def score_fn(self, graph: RecGraph) -> ScoreFn:
-        r"""Scores of all items for a batch of users, in eval mode."""
-        was = self.encoder.training
-        self.encoder.eval()
-        try:
-            out = self.encoder.encode(graph)
-        finally:
-            self.encoder.train(was)
-        scorer = self.loss.scorer
-        if scorer is None or isinstance(scorer, Dot):
-            return dot_scores(out.user, out.item)
-        user, item = out.user, out.item
-        return lambda users: scorer.matrix(user[users], item)
+
+def negatives_of(loss_cls) -> str:
+    """``"sampler"`` or ``"in_batch"``: where a loss class's negatives come
+    from with its default options."""
+    return loss_cls().negatives
+
+
+def compatibility_error(loss: RecLoss, sampler_name: Optional[str]) -> Optional[str]:
+    r"""Why ``loss`` cannot train with (``sampler_name``) or without (``None``)
+    a sampler, naming what does combine; ``None`` when it can. The lists come
+    from the loss registry, so a new loss needs no edit here."""
+    from gnnrec.losses import LOSSES
+
+    switchable = [n for n, c in LOSSES.items() if "in_batch" in option_names(c)]
+    fixed = {n: negatives_of(c) for n, c in LOSSES.items() if n not in switchable}
+    if loss.negatives == "sampler" and sampler_name is None:
+        names = [n for n, kind in fixed.items() if kind == "in_batch"]
+        return (f"loss {type(loss).__name__} needs explicit negatives: pick a sampler "
+                f"(losses without a sampler: {', '.join(names)}"
+                + "".join(f", or {n} with in_batch=true" for n in switchable) + ")")
+    if loss.negatives == "in_batch" and sampler_name is not None:
+        names = [n for n, kind in fixed.items() if kind == "sampler"]
+        return (f"loss {type(loss).__name__} uses in-batch negatives and takes no sampler (got "
+                f"{sampler_name}); samplers combine with: {', '.join(names)}"
+                + "".join(f", and {n} with in_batch=false" for n in switchable))
+    return None
 
 
 def check_compatible(encoder: Encoder, sampler: Optional[NegativeSampler], loss: RecLoss) -> None:
     r"""Raises :class:`GnnrecError` for pairings that cannot train, saying
     what does combine."""
-    from gnnrec.losses import LOSSES
-
-    def names(kind):
-        return ", ".join(n for n, c in LOSSES.items() if getattr(c, "negatives", None) == kind)
-
-    if loss.negatives == "sampler" and sampler is None:
-        raise GnnrecError(f"loss {type(loss).__name__} needs explicit negatives: pick a --sampler "
-                          f"(losses without a sampler: {names('in_batch')}, or ssm with "
-                          "in_batch=true)")
-    if loss.negatives == "in_batch" and sampler is not None:
-        raise GnnrecError(
-            f"loss {type(loss).__name__} uses in-batch negatives and takes no sampler (got "
-            f"{type(sampler).__name__}); samplers combine with: {names('sampler')}, and ssm "
-            "with in_batch=false")
+    why = compatibility_error(loss, None if sampler is None else type(sampler).__name__)
+    if why:
+        raise GnnrecError(why, param="sampler", detail=why)
     if sampler is not None and sampler.needs_layers and not encoder.provides_layers:
         raise GnnrecError(f"sampler {type(sampler).__name__} mixes per-layer embeddings, and "
-                          f"encoder {type(encoder).__name__} does not provide them")
+                          f"encoder {type(encoder).__name__} does not provide them",
+                          param="sampler")

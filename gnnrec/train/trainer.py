@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import option_error
 from gnnrec.train.batching import BATCHINGS
 
 _PRIME = 1_000_003
@@ -41,15 +41,32 @@ class TrainingStopped(Exception):
 
 class Callback:
     r"""Hooks into :class:`Trainer`. Override what you need; state that must
-    survive ``--resume`` goes through :meth:`state_dict`."""
+    survive ``--resume`` goes through :meth:`state_dict`.
+
+    Order of calls: ``on_fit_start``; per epoch ``on_epoch_start``, then
+    ``on_batch_end`` after every optimiser step (with the batch's loss and
+    statistics, still on the device), then ``on_epoch_end`` with the epoch's
+    logs; ``on_fit_end`` after the last epoch; ``on_exception`` when training
+    ends with an exception (Ctrl-C included), before it propagates.
+    """
 
     def on_fit_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+        pass
+
+    def on_batch_end(self, trainer: "Trainer", step: int, loss: torch.Tensor,
+                     stats: Dict[str, torch.Tensor]) -> None:
         pass
 
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: Dict) -> None:
         pass
 
     def on_fit_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_exception(self, trainer: "Trainer", error: BaseException) -> None:
         pass
 
     def state_dict(self) -> Dict:
@@ -63,9 +80,11 @@ class Trainer:
     r"""Minimises an :class:`~gnnrec.train.objective.Objective` with Adam.
 
     The trainer knows nothing of the model family: it walks batches, calls
-    the objective, steps the optimiser and hands each epoch's logs to the
-    callbacks (evaluation, early stopping, checkpoints, logging). A
-    callback stops training by setting :attr:`should_stop`.
+    the objective, steps the optimiser and hands each batch's loss and each
+    epoch's logs to the callbacks (progress, the non-finite-loss guard,
+    evaluation, early stopping, checkpoints, logging). A callback stops
+    training by setting :attr:`should_stop` (at the end of an epoch) or by
+    raising :class:`TrainingStopped`.
 
     Args:
         objective (Objective): what to minimise.
@@ -80,13 +99,11 @@ class Trainer:
             (default: :obj:`"edges"`)
         seed (int, optional): seed of every random draw. (default: :obj:`0`)
         callbacks (sequence of Callback, optional): hooks, called in order.
-        progress (bool, optional): a progress bar per epoch.
-            (default: :obj:`False`)
     """
 
     def __init__(self, objective, graph: RecGraph, epochs: int = 1000, batch_size: int = 2048,
                  lr: float = 1e-3, batching: str = "edges", seed: int = 0,
-                 callbacks: Sequence[Callback] = (), progress: bool = False):
+                 callbacks: Sequence[Callback] = ()):
         self.check_options(epochs, batch_size, lr, batching, seed)
         self.objective = objective.bind(graph)
         self.graph, self.epochs, self.seed = graph, int(epochs), int(seed)
@@ -94,22 +111,27 @@ class Trainer:
         params = [p for p in objective.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=lr, **_fast_adam(params))
         self.callbacks: List[Callback] = list(callbacks)
-        self.progress = progress
         self.epoch = 0  # completed epochs
         self.should_stop = False
 
     @staticmethod
     def check_options(epochs=None, batch_size=None, lr=None, batching=None, seed=None) -> None:
-        r"""Raises :class:`GnnrecError` for impossible values among those given
-        (the command line calls it before reading any data)."""
-        if epochs is not None and epochs < 0:
-            raise GnnrecError(f"--epochs must be >= 0, got {epochs}")
+        r"""Raises :class:`GnnrecError` (naming the parameter) for impossible
+        values among those given; run specs call it before reading data."""
+        for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise option_error(name, f"must be an integer, got {value!r}")
+        if epochs is not None and epochs < 1:
+            raise option_error("epochs", f"must be >= 1, got {epochs}")
         if batch_size is not None and batch_size < 1:
-            raise GnnrecError(f"--batch-size must be >= 1, got {batch_size}")
-        if lr is not None and lr <= 0:
-            raise GnnrecError(f"--lr must be > 0, got {lr}")
+            raise option_error("batch_size", f"must be >= 1, got {batch_size}")
+        if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
+            raise option_error("lr", f"must be > 0 and finite, got {lr}")
+        if seed is not None and not 0 <= seed < 2 ** 63:
+            raise option_error("seed", f"must be in [0, 2**63), got {seed}")
         if batching is not None and batching not in BATCHINGS:
-            raise GnnrecError(f"unknown batching {batching!r}; choose from {', '.join(BATCHINGS)}")
+            raise option_error("batching", f"{batching!r} is unknown; choose from "
+                                           f"{', '.join(BATCHINGS)}")
 
     @property
     def device(self) -> torch.device:
@@ -126,41 +148,27 @@ class Trainer:
         torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout and other global draws
         gen = self.generator(epoch)
         self.objective.train()
+        for cb in self.callbacks:
+            cb.on_epoch_start(self, epoch)
         sums: Dict[str, torch.Tensor] = {}
         counts: Dict[str, torch.Tensor] = {}
         n = 0
         start = time.perf_counter()
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(self.batches), desc=f"epoch {epoch}", leave=False,
-                       unit="batch", dynamic_ncols=True)
         for step, (users, items) in enumerate(self.batches(gen)):
             if max_batches is not None and step >= max_batches:
                 break
             loss, stats = self.objective(self.graph, users, items, gen)
-            if not torch.isfinite(loss):
-                if bar is not None:
-                    bar.close()
-                raise TrainingStopped(
-                    f"the loss became {loss.item()} at epoch {epoch}, step {step + 1}; "
-                    "training stopped and the last good checkpoint is kept (try a lower --lr)")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            for cb in self.callbacks:
+                cb.on_batch_end(self, step, loss.detach(), stats)
             for k, v in stats.items():  # batch means; NaN (undefined) batches skipped
                 v = v.detach()
                 ok = torch.isfinite(v)
                 sums[k] = sums.get(k, 0.0) + torch.where(ok, v, torch.zeros_like(v))
                 counts[k] = counts.get(k, 0) + ok.to(torch.int64)
             n += 1
-            if bar is not None:
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{float(stats['loss']):.4f}")
-        if bar is not None:
-            bar.close()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         logs = {"epoch": epoch, "train_seconds": time.perf_counter() - start, "batches": n}
@@ -172,16 +180,21 @@ class Trainer:
         r"""Runs epochs ``self.epoch + 1 .. epochs`` (all of them on a fresh
         trainer, the rest after :meth:`load_state_dict`)."""
         self.should_stop = False
-        for cb in self.callbacks:
-            cb.on_fit_start(self)
-        while self.epoch < self.epochs and not self.should_stop:
-            epoch = self.epoch + 1
-            logs = self.train_epoch(epoch)
-            self.epoch = epoch
+        try:
             for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, logs)
-        for cb in self.callbacks:
-            cb.on_fit_end(self)
+                cb.on_fit_start(self)
+            while self.epoch < self.epochs and not self.should_stop:
+                epoch = self.epoch + 1
+                logs = self.train_epoch(epoch)
+                self.epoch = epoch
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, epoch, logs)
+            for cb in self.callbacks:
+                cb.on_fit_end(self)
+        except BaseException as e:
+            for cb in self.callbacks:
+                cb.on_exception(self, e)
+            raise
         return self
 
     def state_dict(self) -> Dict:

@@ -22,7 +22,8 @@ def table(num_users=50, seed=0, with_time=True):
 
 
 def per_user_counts(inter, fold):
-    return [np.bincount(inter.user[fold == f], minlength=inter.num_users) for f in (TRAIN, VAL, TEST)]
+    return [np.bincount(inter.user[fold == f], minlength=inter.num_users)
+            for f in (TRAIN, VAL, TEST)]
 
 
 def test_random_split_ratios_and_no_leakage():

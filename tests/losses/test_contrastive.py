@@ -9,6 +9,7 @@ import torch
 from gnnrec.data.graph import RecGraph
 from gnnrec.losses import DCL, HDCCF, SSM, PopDCL
 from gnnrec.losses.hdccf import block_mask, debiased_log_negative_score
+from gnnrec.model import RecModel
 from gnnrec.nn import MF
 from tests.conftest import random_graph
 
@@ -129,7 +130,7 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
 def test_hdccf_equals_per_example_reference(options):
     g, out, users, items = setup(seed=1)
     loss = HDCCF(tau=0.5, **options)
-    loss.attach(MF(1, 1, 5))
+    loss.attach(RecModel(MF(1, 1, 5), loss.scorer_name))
     got = float(loss(out.user[users], out.item[items], users=users, items=items, out=out,
                      graph=g, generator=torch.Generator().manual_seed(3)).detach())
     want = hdccf_reference(loss, g, out, users, items, 3)
@@ -288,7 +289,7 @@ def test_a_batch_of_one_row_contributes_zero(name):
     g = RecGraph(torch.tensor([0, 1]), torch.tensor([0, 1]), 2, 2)
     out = MF(2, 2, embedding_dim=3).encode(g)
     loss = LOSSES[name]()
-    loss.attach(MF(1, 1, 3))
+    loss.attach(RecModel(MF(1, 1, 3), loss.scorer_name))
     loss.bind(g)
     value = loss(out.user[:1], out.item[:1], users=torch.tensor([0]), items=torch.tensor([0]),
                  out=out, graph=g)

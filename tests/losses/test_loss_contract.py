@@ -58,8 +58,9 @@ def test_finite_with_extreme_scores(name, options, scale):
 def test_declares_negatives_and_scores_for_evaluation(name, options):
     g, obj, users, items = objective(name, options)
     assert obj.loss.negatives in ("sampler", "in_batch")
-    scores = obj.score_fn(g)(torch.arange(3))
+    scores = obj.model.score_all(torch.arange(3))
     assert scores.shape == (3, 20) and torch.isfinite(scores).all()
+    assert obj.loss.scorer is obj.model.scorer  # the loss borrows the model's scorer
 
 
 @pytest.mark.parametrize("name,options,needle", [

@@ -2,9 +2,8 @@ import torch
 import torch.nn.functional as F
 
 from gnnrec.nn import NGCF
-from tests.conftest import random_graph
+from tests.conftest import dense_reference, random_graph
 from tests.nn.encoder_contract import EncoderContract
-from tests.nn.test_adjacency import dense_reference
 
 
 class TestNGCF(EncoderContract):

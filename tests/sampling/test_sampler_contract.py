@@ -14,7 +14,7 @@ ENCODER_OPTIONS = {"mf": {"embedding_dim": 8}, "lightgcn": {"embedding_dim": 8, 
                    "ngcf": {"embedding_dim": 8, "layer_sizes": [8, 8], "mess_dropout": 0.0}}
 #: extra option sets per sampler (beyond the defaults)
 VARIANTS = {"rns": [{"num_negatives": 4}], "pns": [{"power": 1.0, "num_negatives": 3},
-                                                    {"max_rounds": 0}],
+                                                   {"max_rounds": 0}],
             "dns": [{"num_candidates": 4, "top": 2}, {"num_negatives": 2}],
             "mixgcf": [{"num_candidates": 4, "num_negatives": 3}],
             "pdns": [{"mix": 0.5, "num_negatives": 2}],

@@ -6,13 +6,17 @@ import torch
 
 from gnnrec.data import load_dataset
 from gnnrec.errors import GnnrecError
-from gnnrec.train.experiment import train_run
+from gnnrec.run import train_run
+from gnnrec.spec import Component, RunSpec
 from gnnrec.train.objective import Objective
 from gnnrec.train.trainer import TrainingStopped
 
-CONFIG = {"model": "lightgcn", "model_options": {"embedding_dim": 8, "num_layers": 2},
-          "sampler": "rns", "loss": "bpr", "trainer": {"epochs": 6, "batch_size": 64, "seed": 3},
-          "ks": [5], "patience": 0}
+
+def spec_for(epochs=6):
+    return RunSpec(model=Component("lightgcn", {"embedding_dim": 8, "num_layers": 2}),
+                   sampler=Component("rns"), loss=Component("bpr"),
+                   trainer={"epochs": epochs, "batch_size": 64, "seed": 3},
+                   evaluation={"ks": [5], "patience": 0})
 
 
 def losses(run_dir):
@@ -21,9 +25,7 @@ def losses(run_dir):
 
 
 def run(ds, run_dir, epochs=6, **kwargs):
-    cfg = json.loads(json.dumps(CONFIG))
-    cfg["trainer"]["epochs"] = epochs
-    return train_run(ds, run_dir, cfg, device="cpu", echo=lambda m: None, **kwargs)
+    return train_run(spec_for(epochs), ds, run_dir, device="cpu", echo=lambda m: None, **kwargs)
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_dataset_dir):
@@ -32,8 +34,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_dataset_dir):
     run(ds, str(tmp_path / "part"), epochs=3)
     run(ds, str(tmp_path / "part"), epochs=6, resume=True)
     assert losses(tmp_path / "part") == losses(tmp_path / "full")
-    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["model"]["encoder"]
-    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)["model"]["encoder"]
+    a = torch.load(tmp_path / "full" / "last.pt", weights_only=True)["state"]
+    b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)["state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -62,7 +64,8 @@ def test_interrupt_mid_epoch_leaves_a_resumable_run(tmp_path, tiny_dataset_dir, 
 def test_interrupt_in_first_epoch_is_resumable(tmp_path, tiny_dataset_dir, monkeypatch):
     ds = load_dataset(path=tiny_dataset_dir)
     original = Objective.forward
-    monkeypatch.setattr(Objective, "forward", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(Objective, "forward",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         run(ds, str(tmp_path / "cut"))
     monkeypatch.setattr(Objective, "forward", original)
@@ -87,7 +90,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_dataset_di
         run(ds, str(tmp_path / "r"))
     ckpt = torch.load(tmp_path / "r" / "last.pt", weights_only=True)
     assert ckpt["trainer"]["epoch"] == 2
-    assert all(torch.isfinite(v).all() for v in ckpt["model"]["encoder"].values())
+    assert all(torch.isfinite(v).all() for v in ckpt["state"].values())
 
 
 def test_existing_run_is_not_overwritten(tmp_path, tiny_dataset_dir):

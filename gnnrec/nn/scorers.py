@@ -1,4 +1,6 @@
-"""Similarity functions f(u, i) that losses and evaluation share."""
+"""Similarity functions f(u, i): part of the model, borrowed by the losses."""
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -16,6 +18,13 @@ class Scorer(torch.nn.Module):
         r"""``(B, N)`` scores of ``u`` ``(B, D)`` against ``v`` ``(N, D)``."""
         return u @ v.t()
 
+    def ranker(self, v: Tensor) -> Callable[[Tensor], Tensor]:
+        r"""``u -> matrix(u, v)`` with the item side prepared once (e.g.
+        normalised and transposed), for ranking many batches of users
+        against the same items."""
+        vt = v.t().contiguous()
+        return lambda u: u @ vt
+
 
 class Dot(Scorer):
     r""":math:`f(u, i) = \mathbf{e}_u^\top \mathbf{e}_i`."""
@@ -31,9 +40,14 @@ class Cosine(Scorer):
     def matrix(self, u, v):
         return F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).t()
 
+    def ranker(self, v):
+        vt = F.normalize(v, dim=-1).t().contiguous()
+        return lambda u: F.normalize(u, dim=-1) @ vt
+
 
 class Modulated(Scorer):
-    r"""HDCCF's neural modulated similarity (``papers/hdccf-...``, Eq. 7-8):
+    r"""HDCCF's neural modulated similarity (`Yang et al., IJCAI 2022
+    <https://arxiv.org/abs/2204.11752>`_, Eq. 7-8):
 
     .. math::
         f(u, i) = (\mathbf{m}_{ui} \odot \mathbf{p}_u)^\top
@@ -75,13 +89,23 @@ class Modulated(Scorer):
             out.append(self.pair(ub, v.unsqueeze(0)))
         return torch.cat(out, 0) if out else u.new_zeros(0, len(v))
 
+    def ranker(self, v):
+        return lambda u: self.matrix(u, v)
+
+
+#: scorer name -> class (a loss's ``scorer`` option)
+SCORERS = {"dot": Dot, "cosine": Cosine, "modulated": Modulated}
+
+
+def check_scorer(name: str) -> str:
+    """``name`` if it is a known scorer, else ``ValueError`` listing them."""
+    if name not in SCORERS:
+        raise ValueError(f"scorer must be one of {', '.join(SCORERS)}, got {name!r}")
+    return name
+
 
 def make_scorer(name: str, dim: int) -> Scorer:
-    r"""``dot``, ``cosine`` or ``modulated`` (needs the embedding size)."""
-    if name == "dot":
-        return Dot()
-    if name == "cosine":
-        return Cosine()
-    if name == "modulated":
-        return Modulated(dim)
-    raise ValueError(f"scorer must be one of dot, cosine, modulated, got {name!r}")
+    r"""``dot``, ``cosine`` or ``modulated`` (which needs the embedding
+    size ``dim``)."""
+    cls = SCORERS[check_scorer(name)]
+    return cls(dim) if cls is Modulated else cls()

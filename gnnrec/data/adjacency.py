@@ -14,6 +14,10 @@ measures about twice as fast on CPU as one product with the square matrix
 the backward of :math:`\hat{\mathbf{A}}\mathbf{X}` is
 :math:`\hat{\mathbf{A}}\mathbf{G}`: :class:`SymmetricSpMM` reuses the operator
 instead of letting autograd differentiate through the sparse product.
+
+The operator is a property of the training graph
+(:meth:`gnnrec.data.graph.RecGraph.adjacency` builds it once);
+propagation over it lives in :mod:`gnnrec.nn.propagation`.
 """
 import time
 import warnings
@@ -63,50 +67,6 @@ class SymmetricSpMM(torch.autograd.Function):
         return ctx.op(grad.contiguous()), None
 
 
-class _Propagate(torch.autograd.Function):
-    """Forward: the layers x_k = op(x_{k-1}) and their weighted sum; backward
-    by Horner's rule, h <- op(h) + g_k, with no autograd node per layer."""
-
-    @staticmethod
-    def forward(ctx, x0: Tensor, op: Callable[[Tensor], Tensor], alpha, num_layers: int):
-        ctx.op, ctx.alpha = op, alpha
-        ctx.set_materialize_grads(False)
-        layers = [x0]
-        pooled = x0 * alpha[0]
-        for k in range(1, num_layers + 1):
-            layers.append(op(layers[-1]))
-            pooled.add_(layers[-1], alpha=alpha[k])
-        return (pooled, *layers[1:])
-
-    @staticmethod
-    def backward(ctx, g_pooled, *g_layers):
-        # dx0 = G_0 + A(G_1 + A(G_2 + ... + A G_L)),  G_k = alpha_k g_pooled + g_layer_k
-        op, alpha = ctx.op, ctx.alpha
-        h = None
-        for k in range(len(g_layers), -1, -1):
-            if h is not None:
-                h = op(h)
-            if g_pooled is not None:
-                h = g_pooled * alpha[k] if h is None else h.add_(g_pooled, alpha=alpha[k])
-            gk = g_layers[k - 1] if k >= 1 else None
-            if gk is not None:
-                h = gk.clone() if h is None else h.add_(gk)
-        return (None if h is None else h.contiguous()), None, None, None
-
-
-def propagate(adj, x0: Tensor, num_layers: int, alpha):
-    r"""``(pooled, [x0, x1, ..., xL])`` with :math:`x_k = \hat{A} x_{k-1}`
-    and ``pooled`` :math:`= \sum_k lpha_k x_k` (``alpha`` a list of
-    floats), differentiable in ``x0`` and in every returned layer."""
-    alpha = [float(a) for a in alpha]
-    if num_layers == 0:
-        return x0 * alpha[0], [x0]
-    x0c = x0.contiguous()
-    op = adj._op(adj.resolve_backend(x0c))
-    out = _Propagate.apply(x0c, op, alpha, num_layers)
-    return out[0], [x0, *out[1:]]
-
-
 def _csr(row: Tensor, col: Tensor, value: Tensor, shape) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
@@ -133,7 +93,8 @@ class NormalizedAdjacency:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
         if backend == "torch_sparse" and not torch_sparse_available():
-            raise ValueError("backend 'torch_sparse' needs torch-sparse: pip install gnnrec[sparse]")
+            raise ValueError("backend 'torch_sparse' needs torch-sparse: "
+                             "pip install gnnrec[sparse]")
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.num_nodes = self.num_users + self.num_items
         self.user, self.item = user, item
@@ -148,14 +109,15 @@ class NormalizedAdjacency:
         return self.user.device
 
     def _blocks(self, name: str):
-        U, I = self.num_users, self.num_items
+        U, N = self.num_users, self.num_items
         if name == "csr":
-            r = _csr(self.user, self.item, self.value, (U, I))
-            rt = _csr(self.item, self.user, self.value, (I, U))
-            return (lambda x, out: torch.mm(r, x, out=out)), (lambda x, out: torch.mm(rt, x, out=out))
+            r = _csr(self.user, self.item, self.value, (U, N))
+            rt = _csr(self.item, self.user, self.value, (N, U))
+            return ((lambda x, out: torch.mm(r, x, out=out)),
+                    (lambda x, out: torch.mm(rt, x, out=out)))
         from torch_sparse import SparseTensor
 
-        r = SparseTensor(row=self.user, col=self.item, value=self.value, sparse_sizes=(U, I))
+        r = SparseTensor(row=self.user, col=self.item, value=self.value, sparse_sizes=(U, N))
         rt = r.t()
         return (lambda x, out: out.copy_(r.matmul(x))), (lambda x, out: out.copy_(rt.matmul(x)))
 
@@ -200,9 +162,14 @@ class NormalizedAdjacency:
                 self.backend = self._choose(x.detach())
         return self.backend
 
+    def operator(self, x: Tensor) -> Callable[[Tensor], Tensor]:
+        r"""The plain (not autograd-aware) function :math:`X \mapsto
+        \hat{\mathbf{A}}X` of the backend in use for tensors like ``x``."""
+        return self._op(self.resolve_backend(x))
+
     def __matmul__(self, x: Tensor) -> Tensor:
         x = x.contiguous()
-        op = self._op(self.resolve_backend(x))
+        op = self.operator(x)
         if x.requires_grad:
             return SymmetricSpMM.apply(x, op)
         return op(x)

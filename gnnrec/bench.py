@@ -11,55 +11,38 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.errors import GnnrecError
-from gnnrec.losses import LOSSES
-from gnnrec.registry import resolve
-from gnnrec.train.experiment import build_objective
-from gnnrec.train.trainer import Trainer
+from gnnrec.errors import option_error
+from gnnrec.spec import RunSpec
 
 
-def bench(graph: RecGraph, models: Sequence[str], samplers: Sequence[str],
-          losses: Sequence[str], options: Optional[Dict[str, Dict]] = None, epochs: int = 3,
-          max_batches: Optional[int] = None, trainer_options: Optional[Dict] = None,
+def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
+          max_batches: Optional[int] = None,
           echo: Callable[[str], None] = print) -> List[Dict]:
-    r"""Times every runnable combination.
+    r"""Times every run spec (e.g. :meth:`RunSpec.grid`) on ``graph``.
 
     Args:
         graph (RecGraph): the training graph (on the device to time).
-        models, samplers, losses (sequence of str): registry names; losses
-            with in-batch negatives run once, without a sampler.
-        options (dict, optional): ``{name: {option: value}}`` for any model,
-            sampler or loss.
+        specs (sequence of RunSpec): the combinations; each builds its own
+            model and optimiser from its seed.
         epochs (int): timed rounds; the first round is a warm-up and is
             reported separately. (default: :obj:`3`)
         max_batches (int, optional): time only this many batches per epoch.
-        trainer_options (dict, optional): :class:`Trainer` keyword arguments.
 
     Returns:
         one dict per combination: ``model``, ``sampler``, ``loss``,
         ``seconds`` (median over rounds after the first), ``all_seconds``,
         ``batches``, ``peak_mb`` (CUDA only) and ``ratio`` (to the first
-        combination of the same model: the first loss with the first
-        sampler).
+        combination of the same model).
     """
-    options = options or {}
     if epochs < 2:
-        raise GnnrecError("--epochs must be >= 2 (the first round is a warm-up)")
+        raise option_error("epochs", f"must be >= 2 (the first round is a warm-up), got {epochs}")
     combos = []
-    for model in models:
-        for loss in losses:
-            in_batch = resolve(LOSSES, loss, what="loss",
-                               **options.get(loss, {})).negatives == "in_batch"
-            for sampler in ([None] if in_batch else samplers):
-                config = {"model": model, "model_options": options.get(model, {}),
-                          "sampler": sampler, "sampler_options": options.get(sampler, {}),
-                          "loss": loss, "loss_options": options.get(loss, {})}
-                torch.manual_seed(0)
-                objective = build_objective(config, graph.num_users, graph.num_items)
-                trainer = Trainer(objective.to(graph.device), graph, epochs=epochs,
-                                  **(trainer_options or {}))
-                combos.append({"model": model, "sampler": sampler or "in-batch", "loss": loss,
-                               "trainer": trainer, "all_seconds": []})
+    for spec in specs:
+        objective = spec.build(graph.num_users, graph.num_items, graph.device)
+        trainer = spec.trainer_for(objective, graph)
+        combos.append({"model": spec.model.name,
+                       "sampler": spec.sampler.name if spec.sampler else "in-batch",
+                       "loss": spec.loss.name, "trainer": trainer, "all_seconds": []})
     cuda = graph.device.type == "cuda"
     for epoch in range(1, epochs + 1):
         for c in combos:

@@ -1,0 +1,156 @@
+"""The evaluation protocol: per split, what is ranked, what is masked, what
+it is compared with and how the results read.
+
+``gnnrec train``, ``gnnrec evaluate`` and the benchmarks all evaluate through
+:class:`EvalProtocol`, so a number means the same thing wherever it appears.
+"""
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from gnnrec.data.dataset import FOLDS
+from gnnrec.data.positives import PositiveSet
+from gnnrec.errors import GnnrecError, option_error
+from gnnrec.metrics.baselines import most_popular
+from gnnrec.metrics.evaluator import FullRankingEvaluator
+from gnnrec.metrics.groups import GROUP_NAMES, evaluate_groups
+from gnnrec.metrics.ranking import metric_grid, parse_metric
+
+#: the metrics every report shows, at every cut-off
+METRIC_NAMES = ("recall", "ndcg", "precision", "hit", "mrr")
+#: the held-out splits a final report covers
+TEST_FOLDS = ("test", "test_balanced")
+
+ScoreFn = Callable[[Tensor], Tensor]
+
+
+def masked_folds(fold: str) -> List[str]:
+    r"""The splits whose items are removed from the ranking when evaluating
+    ``fold``: training items always; for a test split also validation and the
+    other test split (every known interaction but the target). Validation
+    masks training items only, so model selection never touches a test
+    split."""
+    if fold == "val":
+        return ["train"]
+    return [f for f in FOLDS if f != fold]
+
+
+def split_sets(dataset, device) -> Dict[str, PositiveSet]:
+    """:class:`PositiveSet` of each non-empty split of a ``RecDataset``, on
+    ``device``."""
+    out = {}
+    for fold in FOLDS:
+        if dataset.has(fold):
+            e = dataset.edges(fold).to(device)
+            out[fold] = PositiveSet(e[0], e[1], dataset.num_users, dataset.num_items)
+    return out
+
+
+class EvalProtocol:
+    r"""Full-ranking evaluation of one dataset's splits.
+
+    For a split, every item is ranked for each of its users, the user's other
+    known interactions are masked (:func:`masked_folds`), and Recall, NDCG,
+    Precision, HitRate and MRR are computed at each cut-off; a test report
+    adds the most-popular baseline and the head / mid / tail item groups
+    (each a third of the training interactions) beside the model.
+
+    Args:
+        sets (dict): :class:`PositiveSet` per split (``train`` required).
+        ks (sequence of int, optional): cut-offs. (default: :obj:`(20,)`)
+        metric (str, optional): the validation metric that selects the best
+            epoch, ``NAME@K``; ``None`` is Recall at the first cut-off.
+            (default: :obj:`None`)
+    """
+
+    def __init__(self, sets: Dict[str, PositiveSet], ks: Sequence[int] = (20,),
+                 metric: Optional[str] = None):
+        ks = sorted({int(k) for k in ks})
+        if not ks or ks[0] < 1:
+            raise option_error("ks", f"cut-offs must be >= 1, got {list(ks)}")
+        if "train" not in sets:
+            raise ValueError("an evaluation protocol needs the training split")
+        self.sets, self.ks = dict(sets), ks
+        self.metric = repr(parse_metric(metric)) if metric else f"recall@{ks[0]}"
+        num_items = sets["train"].num_items
+        if max(ks) > num_items:
+            raise option_error("ks", f"a cut-off of {max(ks)} exceeds the {num_items} items")
+        self.evaluator = FullRankingEvaluator(metric_grid(METRIC_NAMES, ks))
+        train = sets["train"]
+        self.item_degree = torch.bincount(train.col, minlength=train.num_items)
+
+    @classmethod
+    def from_dataset(cls, dataset, device="cpu", **kwargs) -> "EvalProtocol":
+        """The protocol of a ``RecDataset``'s splits, tensors on ``device``."""
+        return cls(split_sets(dataset, device), **kwargs)
+
+    def has(self, fold: str) -> bool:
+        return fold in self.sets
+
+    @property
+    def selects(self) -> bool:
+        """Whether there is a validation split to select the best epoch on."""
+        return "val" in self.sets
+
+    def masked(self, fold: str) -> List[PositiveSet]:
+        return [self.sets[f] for f in masked_folds(fold) if f in self.sets]
+
+    def _target(self, fold: str) -> PositiveSet:
+        if fold not in self.sets:
+            raise GnnrecError(f"the dataset has no {fold} split")
+        return self.sets[fold]
+
+    def evaluate(self, score_fn: ScoreFn, fold: str, users: Optional[Tensor] = None,
+                 per_user: bool = False) -> Dict[str, float]:
+        r"""Metrics of ``score_fn`` (users to ``(B, num_items)`` scores, e.g.
+        :meth:`gnnrec.model.RecModel.score_all`) on ``fold``."""
+        return self.evaluator.evaluate(score_fn, self._target(fold), self.masked(fold),
+                                       users=users, per_user=per_user)
+
+    def baseline(self, fold: str) -> Dict[str, float]:
+        """The most-popular baseline on ``fold``."""
+        return self.evaluate(most_popular(self.item_degree), fold)
+
+    def groups(self, score_fn: ScoreFn, fold: str) -> Dict[str, Dict[str, float]]:
+        """Metrics on ``fold``'s targets within each popularity group."""
+        return evaluate_groups(self.evaluator, score_fn, self._target(fold), self.masked(fold),
+                               self.item_degree)
+
+    def report(self, score_fn: ScoreFn, folds: Sequence[str] = TEST_FOLDS,
+               groups: bool = True) -> Dict:
+        r"""``{fold: metrics, "mostpop_<fold>": ..., "<fold>_groups": ...}``
+        for each of ``folds`` the dataset has, and ``ks``."""
+        out: Dict = {"ks": self.ks}
+        for fold in folds:
+            if fold not in self.sets:
+                continue
+            out[fold] = self.evaluate(score_fn, fold)
+            out[f"mostpop_{fold}"] = self.baseline(fold)
+            if groups:
+                out[f"{fold}_groups"] = self.groups(score_fn, fold)
+        return out
+
+
+def format_report(results: Dict, title: str = "") -> str:
+    r"""A text table of a :meth:`EvalProtocol.report`: the model beside
+    MostPop and, when present, per popularity group."""
+    ks = results["ks"]
+    rows = []
+    for fold in (f for f in results if f in FOLDS):
+        res, pop = results[fold], results[f"mostpop_{fold}"]
+        groups = results.get(f"{fold}_groups", {})
+        rows += [f"{fold} ({res['users']} users){title}:",
+                 f"  {'metric':<14}{'model':>10}{'MostPop':>10}"
+                 + "".join(f"{g:>10}" for g in groups)]
+        for k in ks:
+            for name in METRIC_NAMES:
+                key = f"{name}@{k}"
+                rows.append(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}"
+                            + "".join(f"{g[key]:>10.4f}" for g in groups.values()))
+    if not rows:
+        return "no test split"
+    if any(f"{f}_groups" in results for f in FOLDS):
+        rows.append(f"  ({', '.join(GROUP_NAMES)}: test items of each third of the training "
+                    "interactions, most popular items first)")
+    return "\n".join(rows)

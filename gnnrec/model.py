@@ -1,0 +1,323 @@
+"""The model: an encoder, the scorer that ranks with it, its graph and id maps.
+
+One object serves training (the objective encodes through it and the loss
+borrows its scorer), evaluation (:meth:`RecModel.score_all`), checkpoints
+(:meth:`RecModel.checkpoint` / :meth:`RecModel.from_checkpoint`) and the
+one-line reload :func:`gnnrec.load`.
+"""
+import os
+import tempfile
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gnnrec.checkpoint import atomic_save, read_checkpoint
+from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
+from gnnrec.data.graph import RecGraph
+from gnnrec.data.interactions import IdMap
+from gnnrec.errors import GnnrecError, option_error
+from gnnrec.nn import MODELS
+from gnnrec.nn.base import Encoder, EncoderOutput
+from gnnrec.nn.scorers import SCORERS, Scorer, make_scorer
+from gnnrec.registry import resolve
+
+
+def encoder_name(encoder: Encoder) -> str:
+    """The registry name of an encoder's class."""
+    for name, cls in MODELS.items():
+        if type(encoder) is cls:
+            return name
+    raise ValueError(f"{type(encoder).__name__} is not a registered model")
+
+
+def scorer_name(scorer: Scorer) -> str:
+    """The registry name of a scorer's class."""
+    for name, cls in SCORERS.items():
+        if type(scorer) is cls:
+            return name
+    raise ValueError(f"{type(scorer).__name__} is not a registered scorer")
+
+
+class RecModel(torch.nn.Module):
+    r"""A recommender: an :class:`~gnnrec.nn.Encoder` and the
+    :class:`~gnnrec.nn.scorers.Scorer` :math:`f(u, i)` that ranks with its
+    embeddings, bound to the training graph it propagates over, with the
+    maps from indices back to the data's own ids.
+
+    The scorer is part of the model (it may have parameters, as HDCCF's
+    modulated similarity); a loss names the similarity it is defined with and
+    borrows the model's, so training, evaluation and serving rank alike.
+
+    Args:
+        encoder (Encoder): the embedding model.
+        scorer (str or Scorer, optional): ``dot``, ``cosine``, ``modulated``
+            or an instance. (default: :obj:`"dot"`)
+        graph (RecGraph, optional): the training graph (or :meth:`bind`
+            later).
+        users (IdMap, optional), items (IdMap, optional): index to original
+            id; identity maps when ``None``.
+        meta (dict, optional): what a checkpoint carried besides the model
+            (epoch, run spec, data source).
+
+    Example::
+
+        model = gnnrec.load("runs/lightgcn/best.pt")
+        items, scores = model.recommend([19, 42], k=10)
+    """
+
+    def __init__(self, encoder: Encoder, scorer: Union[str, Scorer] = "dot",
+                 graph: Optional[RecGraph] = None, users: Optional[IdMap] = None,
+                 items: Optional[IdMap] = None, meta: Optional[Dict] = None):
+        super().__init__()
+        self.encoder = encoder
+        self.scorer = make_scorer(scorer, encoder.out_dim) if isinstance(scorer, str) else scorer
+        self.users = users if users is not None else IdMap.identity(encoder.num_users)
+        self.items = items if items is not None else IdMap.identity(encoder.num_items)
+        self.meta = dict(meta or {})
+        self.graph: Optional[RecGraph] = None
+        self._cache = None
+        if graph is not None:
+            self.bind(graph)
+
+    # ------------------------------------------------------------------ graph
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    @property
+    def num_users(self) -> int:
+        return self.encoder.num_users
+
+    @property
+    def num_items(self) -> int:
+        return self.encoder.num_items
+
+    def bind(self, graph: RecGraph) -> "RecModel":
+        r"""Sets the training graph (moved to the model's device)."""
+        graph = self.encoder.as_graph(graph)
+        self.encoder.check_graph(graph)
+        self.graph = graph
+        self._cache = None
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        if self.graph is not None and self.graph.device != self.device:
+            self.graph = self.graph.to(self.device)
+        self._cache = None
+        return out
+
+    def _graph(self, graph=None) -> RecGraph:
+        if graph is not None:
+            return self.encoder.as_graph(graph)
+        if self.graph is None:
+            raise RuntimeError("the model has no graph; call bind(graph)")
+        return self.graph
+
+    # ------------------------------------------------------------------ embeddings
+
+    def encode(self, graph=None) -> EncoderOutput:
+        r"""Per-layer and pooled embeddings of every node (with gradient, in
+        the current train/eval mode), on ``graph`` or the bound graph."""
+        return self.encoder.encode(self._graph(graph))
+
+    def forward(self, graph=None) -> Tuple[Tensor, Tensor]:
+        r"""``(user_emb, item_emb)``, differentiable."""
+        out = self.encode(graph)
+        return out.user, out.item
+
+    def _state_key(self):
+        tensors = list(self.parameters()) + list(self.buffers())
+        return (id(self.graph), tuple((t.data_ptr(), t._version) for t in tensors))
+
+    def _frozen(self):
+        """Eval-mode embeddings and the scorer's ranker, recomputed only when
+        a parameter changed (an optimiser step or a load bumps its version)."""
+        key = self._state_key()
+        if self._cache is None or self._cache[0] != key:
+            was = self.training
+            self.eval()
+            try:
+                with torch.no_grad():
+                    out = self.encode()
+                    user, item = out.user.detach(), out.item.detach()
+                    ranker = self.scorer.ranker(item)
+            finally:
+                self.train(was)
+            self._cache = (key, user, item, ranker)
+        return self._cache[1:]
+
+    @torch.no_grad()
+    def embeddings(self) -> Tuple[Tensor, Tensor]:
+        r"""``(user_emb, item_emb)`` in index order, eval mode, no gradient
+        (cached until a parameter changes)."""
+        user, item, _ = self._frozen()
+        return user, item
+
+    @torch.no_grad()
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        r"""Scores :math:`f(u, i)` of aligned index tensors (broadcasting)."""
+        user, item, _ = self._frozen()
+        return self.scorer.pair(user[users], item[items])
+
+    @torch.no_grad()
+    def score_all(self, users: Tensor) -> Tensor:
+        r"""``(B, num_items)`` scores of every item for a batch of user
+        indices: the score function of full-ranking evaluation."""
+        user, _, ranker = self._frozen()
+        return ranker(user[users])
+
+    # ------------------------------------------------------------------ serving
+
+    def user_index(self, user_ids: Sequence) -> Tensor:
+        r"""Indices of users given by their original ids (:class:`GnnrecError`
+        naming the first unknown one)."""
+        return torch.as_tensor(self.users.index_of(list(user_ids), "user"), device=self.device)
+
+    @torch.no_grad()
+    def recommend(self, user_ids: Sequence, k: int = 10,
+                  exclude_seen: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+        r"""Top-``k`` items for users given by their *original* ids.
+
+        Returns:
+            ``(items, scores)``: ``(B, k)`` original item ids and their
+            scores, best first.
+        """
+        if k < 1:
+            raise option_error("k", f"must be >= 1, got {k}")
+        index = self.user_index(user_ids)
+        scores = self.score_all(index).float()
+        if exclude_seen:
+            row, item = self._graph().positives.items_of(index)
+            scores[row, item] = -torch.inf
+        k = min(k, self.num_items)
+        top = torch.topk(scores, k, dim=1)
+        return self.items[top.indices.cpu().numpy()], top.values.cpu().numpy()
+
+    def to_hetero(self, data=None):
+        r"""Attaches the embeddings as ``x`` of the ``user`` and ``item`` node
+        types of ``data`` (a new ``HeteroData`` of the training graph when
+        ``None``), for the next PyG model."""
+        from torch_geometric.data import HeteroData
+
+        user_emb, item_emb = self.embeddings()
+        if data is None:
+            g = self._graph()
+            data = HeteroData()
+            data[USER].num_nodes = self.num_users
+            data[ITEM].num_nodes = self.num_items
+            ei = torch.stack([g.user, g.item]).cpu()
+            data[EDGE].edge_index = ei
+            data[REV_EDGE].edge_index = ei.flip(0)
+        if data[USER].get("num_nodes", self.num_users) != self.num_users:
+            raise GnnrecError("the HeteroData has another number of users than the model")
+        data[USER].x = user_emb.cpu()
+        data[ITEM].x = item_emb.cpu()
+        return data
+
+    def export(self, path: str) -> Dict[str, str]:
+        r"""Writes embeddings and id maps: ``.pt`` (one dict), or ``.npy``
+        (``<stem>.users.npy``, ``<stem>.items.npy`` and the id maps as
+        ``<stem>.user_ids.npy`` / ``<stem>.item_ids.npy``). Returns the
+        paths written."""
+        user_emb, item_emb = (t.cpu() for t in self.embeddings())
+        if path.endswith(".pt"):
+            atomic_save({"user_emb": user_emb, "item_emb": item_emb,
+                         "user_ids": self.users.original.tolist(),
+                         "item_ids": self.items.original.tolist(),
+                         "model": self.spec(), "epoch": self.meta.get("epoch")}, path)
+            return {"embeddings": path}
+        if path.endswith(".npy"):
+            stem = path[:-4]
+            out = {"users": f"{stem}.users.npy", "items": f"{stem}.items.npy",
+                   "user_ids": f"{stem}.user_ids.npy", "item_ids": f"{stem}.item_ids.npy"}
+            arrays = {"users": user_emb.numpy(), "items": item_emb.numpy(),
+                      "user_ids": self.users.original, "item_ids": self.items.original}
+            for key, p in out.items():
+                _atomic_npy(arrays[key], p)
+            return out
+        raise GnnrecError(f"{path}: export to .pt or .npy")
+
+    # ------------------------------------------------------------------ files
+
+    def spec(self) -> Dict:
+        r"""``{"name", "options", "scorer"}``: how to rebuild the model."""
+        return {"name": encoder_name(self.encoder), "options": self.encoder.options(),
+                "scorer": scorer_name(self.scorer)}
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the training data (sizes and edges) the model belongs to."""
+        if "fingerprint" not in self.meta:
+            self.meta["fingerprint"] = self._graph().fingerprint()
+        return self.meta["fingerprint"]
+
+    def check_dataset(self, dataset) -> None:
+        r"""Refuses a dataset other than the one the model was trained on."""
+        if dataset.fingerprint() != self.fingerprint:
+            raise GnnrecError(
+                f"the checkpoint was trained on other data ({self.num_users} users, "
+                f"{self.num_items} items, fingerprint {self.fingerprint}); this dataset "
+                f"has {dataset.num_users} users, {dataset.num_items} items, fingerprint "
+                f"{dataset.fingerprint()}")
+
+    def checkpoint(self, **extra) -> Dict:
+        r"""The model's part of a checkpoint: spec, sizes, training edges, id
+        maps, fingerprint and ``state_dict``, plus ``extra`` entries."""
+        g = self._graph()
+        return {"model": self.spec(), "num_users": self.num_users, "num_items": self.num_items,
+                "train_edges": torch.stack([g.user, g.item]).to("cpu", torch.int32),
+                "users": self.users.state(), "items": self.items.state(),
+                "fingerprint": self.fingerprint, "state": self.state_dict(), **extra}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: Dict, map_location="cpu") -> "RecModel":
+        r"""Rebuilds the model a :meth:`checkpoint` dict describes (also the
+        format-1 checkpoints of earlier gnnrec versions)."""
+        if ckpt.get("version", 2) < 2:
+            ckpt = _upgrade_v1(ckpt)
+        spec = ckpt["model"]
+        encoder = resolve(MODELS, spec["name"], ckpt["num_users"], ckpt["num_items"],
+                          what="model", **spec["options"])
+        edges = ckpt["train_edges"].long().to(map_location)
+        graph = RecGraph(edges[0], edges[1], ckpt["num_users"], ckpt["num_items"])
+        meta = {k: v for k, v in ckpt.items()
+                if k not in ("model", "state", "trainer", "train_edges", "users", "items")}
+        model = cls(encoder, spec.get("scorer", "dot"), users=IdMap.from_state(ckpt["users"]),
+                    items=IdMap.from_state(ckpt["items"]), meta=meta)
+        model.load_state_dict(ckpt["state"])
+        model.to(map_location).bind(graph)
+        return model.eval()
+
+    @classmethod
+    def load(cls, path: str, map_location="cpu") -> "RecModel":
+        """Reads a checkpoint file written by ``gnnrec train``."""
+        return cls.from_checkpoint(read_checkpoint(path, map_location), map_location)
+
+
+def _upgrade_v1(ckpt: Dict) -> Dict:
+    """A format-1 checkpoint (separate encoder and scorer states) in format 2."""
+    model = ckpt["model"]
+    state = {f"encoder.{k}": v for k, v in model["encoder"].items()}
+    scorer = model.get("scorer", {"name": "dot", "state": {}})
+    state.update({f"scorer.{k}": v for k, v in scorer["state"].items()})
+    out = {k: v for k, v in ckpt.items() if k not in ("model", "model_spec")}
+    out.update(model={**ckpt["model_spec"], "scorer": scorer["name"]}, state=state,
+               epoch=model.get("epoch"), version=2)
+    return out
+
+
+def _atomic_npy(array: np.ndarray, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,151 @@
+"""A whole training run in a folder: build from the spec, train with
+validation, test the best epoch.
+
+This is what ``gnnrec train`` does, callable from Python.
+"""
+import json
+import os
+from typing import Callable, Dict, Iterable, List
+
+import torch
+
+from gnnrec.checkpoint import read_checkpoint
+from gnnrec.data.dataset import RecDataset
+from gnnrec.data.graph import RecGraph
+from gnnrec.errors import GnnrecError, option_error
+from gnnrec.metrics.protocol import split_sets
+from gnnrec.spec import RunSpec
+from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, Evaluate, JsonLines,
+                                    NonFiniteLoss, ProgressBar)
+
+#: spec entries a resumed run may change (``section.key``)
+RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
+RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json")
+
+
+def resolve_device(name: str) -> torch.device:
+    r"""``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise option_error("device", f"{name!r} is not a device (cpu, cuda, cuda:N or "
+                                     "auto)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise option_error("device", "cuda: no CUDA device is available here (use cpu or auto)")
+    if dev.type not in ("cpu", "cuda"):
+        raise option_error("device", f"{name!r}: use cpu, cuda, cuda:N or auto")
+    return dev
+
+
+def _flat(d: Dict, prefix: str = "") -> Dict[str, object]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("options",):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def spec_changes(saved: RunSpec, given: RunSpec) -> List[str]:
+    r"""The ``section.key`` entries where two validated specs differ."""
+    a, b = _flat(saved.to_dict()), _flat(given.to_dict())
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "auto",
+              resume: bool = False, overwrite: bool = False, progress: bool = False,
+              echo: Callable[[str], None] = print,
+              resumable: Iterable[str] = RESUMABLE) -> Dict:
+    r"""Trains, selects the best epoch on validation, tests it.
+
+    Args:
+        spec (RunSpec): the run (validated here).
+        dataset (RecDataset): the split data ``spec.data`` describes.
+        run_dir (str): where ``config.json``, ``last.pt``, ``best.pt``,
+            ``log.jsonl`` and ``results.json`` go.
+        device (str): ``auto``, ``cpu`` or ``cuda``.
+        resume (bool): continue ``run_dir/last.pt``; ``spec`` may differ
+            from the saved one only in ``resumable`` entries (changes are
+            noted in the log).
+        overwrite (bool): start afresh even if ``run_dir`` holds a run.
+
+    Returns:
+        dict of results (test metrics of the best epoch, MostPop baseline,
+        popularity groups).
+    """
+    spec.validate()
+    dev = resolve_device(device)
+    last = os.path.join(run_dir, "last.pt")
+    ckpt = None
+    if resume:
+        if not os.path.exists(last):
+            raise GnnrecError(f"{run_dir}: nothing to resume (no last.pt)")
+        ckpt = read_checkpoint(last, map_location=dev)
+        if "trainer" not in ckpt:
+            raise GnnrecError(f"{last}: holds no trainer state (is it a best.pt?)")
+        if ckpt.get("version", 1) < 2:
+            raise GnnrecError(f"{last}: written by an earlier gnnrec (format 1) and cannot be "
+                              "resumed; its best.pt still loads with gnnrec evaluate")
+        if ckpt["fingerprint"] != dataset.fingerprint():
+            raise GnnrecError(f"{last}: the run was trained on other data than this dataset")
+        saved = RunSpec.from_dict(ckpt["spec"], where=last).validate()
+        changed = spec_changes(saved, spec)
+        refused = [k for k in changed if k not in resumable]
+        if refused:
+            raise GnnrecError(f"{run_dir}: a resumed run keeps its spec; cannot change "
+                              f"{', '.join(refused)} (may change: {', '.join(resumable)})")
+        for key in changed:
+            echo(f"note: resuming with {key} changed")
+    elif os.path.exists(last) and not overwrite:
+        raise GnnrecError(f"{run_dir} already holds a run; pass --resume to continue it, "
+                          "--overwrite to replace it, or another --out")
+
+    protocol = spec.protocol(split_sets(dataset, dev))
+    objective = spec.build(dataset.num_users, dataset.num_items, dev,
+                           users=dataset.users, items=dataset.items)
+    graph = RecGraph.from_dataset(dataset, dev)
+
+    if not resume:
+        if overwrite and os.path.isdir(run_dir):
+            for name in RUN_FILES:
+                if os.path.exists(os.path.join(run_dir, name)):
+                    os.unlink(os.path.join(run_dir, name))
+        os.makedirs(run_dir, exist_ok=True)
+    spec.write(os.path.join(run_dir, "config.json"), notes=dataset.notes)
+
+    ev = spec.evaluation
+    callbacks = [NonFiniteLoss()]
+    if progress:
+        callbacks.append(ProgressBar())
+    keys = []
+    if protocol.has("val"):
+        callbacks.append(Evaluate(protocol, "val", every=ev["eval_every"]))
+        callbacks.append(EarlyStopping(f"val/{ev['metric']}", patience=ev["patience"]))
+        keys = [f"val/{ev['metric']}"] + [f"val/{m}@{ev['ks'][0]}" for m in ("recall", "ndcg")
+                                          if f"{m}@{ev['ks'][0]}" != ev["metric"]]
+    else:
+        echo("no validation split: no model selection, best.pt is the last epoch")
+    checkpoint = Checkpoint(run_dir, {"spec": spec.to_dict(), "dataset_name": dataset.name})
+    callbacks += [checkpoint, JsonLines(os.path.join(run_dir, "log.jsonl"), echo),
+                  Console(echo, keys)]
+    trainer = spec.trainer_for(objective, graph, callbacks)
+    if ckpt is not None:
+        trainer.load_state_dict(ckpt["trainer"])
+        for group in trainer.optimizer.param_groups:  # a changed lr applies from here on
+            group["lr"] = spec.trainer["lr"]
+        echo(f"resuming {run_dir} after epoch {trainer.epoch}")
+    elif not os.path.exists(last):
+        checkpoint.write_start(trainer)
+
+    trainer.fit()
+
+    best = read_checkpoint(checkpoint.best, map_location=dev)
+    objective.model.load_state_dict(best["state"])
+    results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"]}
+    results.update(protocol.report(objective.model.score_all))
+    with open(os.path.join(run_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return results
