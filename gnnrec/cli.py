@@ -24,7 +24,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 ENCODER_ARGS = ("num_users", "num_items")
 #: library parameter -> click parameter name, where the flag is not --<param>
 ALIASES = {"reg_weight": "reg", "embedding_dim": "dim", "every": "eval_every",
-           "num_layers": "layers", "k": "k"}
+           "num_layers": "layers", "opt": "opts"}
 BUG_HINT = ("this is a bug in gnnrec; please report it with the command you ran "
             "(GNNREC_DEBUG=1 shows the traceback)")
 
@@ -36,10 +36,10 @@ class UserError(click.ClickException):
 
 def flag_for(command: Optional[click.Command], param: Optional[str]) -> Optional[str]:
     r"""The command's flag for a library parameter name (``epochs`` ->
-    ``--epochs``, ``sampler`` -> ``--sampler-opt``), or ``None``."""
+    ``--epochs``, ``sampler options`` -> ``--sampler-opt``), or ``None``."""
     if command is None or not param:
         return None
-    wanted = (param, f"{param}_opt", ALIASES.get(param))
+    wanted = (param, param.replace(" options", "_opt"), ALIASES.get(param))
     for p in command.params:
         if isinstance(p, click.Option) and p.name in wanted:
             return max(p.opts, key=len)
@@ -372,13 +372,39 @@ def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler
     session.echo(f"run saved in {run_dir}")
 
 
+# --------------------------------------------------------------------------- show
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--plot", "plot_path", type=click.Path(), default=None,
+              help="Also draw loss, validation metric and negative hardness per epoch into "
+                   "this PNG (needs matplotlib: pip install gnnrec[plot]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
+@click.pass_obj
+def show(session, runs, plot_path, as_json):
+    r"""What a run folder holds, for a person: the resolved spec, how far it
+    got, the best epoch with its validation and test metrics, and timing.
+    With several runs, a table of them side by side."""
+    from gnnrec.runfolder import describe, plot, read_runs, table
+
+    folders = read_runs(list(runs))
+    if as_json:
+        click.echo(json.dumps([f.summary() for f in folders], indent=2))
+    elif len(folders) == 1:
+        click.echo(describe(folders[0]))
+    else:
+        click.echo(table(folders))
+    if plot_path:
+        session.echo(f"wrote {plot(folders, plot_path)}")
+
+
 # --------------------------------------------------------------------------- evaluate
 
 def load_model(session, checkpoint, device):
-    import gnnrec
+    from gnnrec.model import RecModel
     from gnnrec.run import resolve_device
 
-    model = gnnrec.load(checkpoint, map_location=resolve_device(device))
+    model = RecModel.load(checkpoint, map_location=resolve_device(device))
     session.echo(f"{checkpoint}: {model.spec()['name']} at epoch {model.meta.get('epoch')}, "
                  f"{model.num_users} users, {model.num_items} items")
     return model

@@ -1,5 +1,6 @@
 """Names to classes: one ``resolve()`` over plain dicts, and KEY=VALUE options
 parsed against constructor signatures (the only place defaults live)."""
+import collections.abc
 import inspect
 import re
 import typing
@@ -32,7 +33,7 @@ def resolve(registry: Mapping[str, type], name: str, *args, what: str = "compone
     try:
         obj = registry[key](*args, **kwargs)
     except (ValueError, TypeError) as e:
-        raise GnnrecError(f"{what} {key}: {e}", param=what, detail=str(e)) from None
+        raise GnnrecError(f"{what} {key}: {e}", param=f"{what} options", detail=str(e)) from None
     try:
         obj.spec = (key, dict(kwargs))
     except AttributeError:  # pragma: no cover - objects with __slots__
@@ -61,7 +62,7 @@ def _convert(value: str, hint: Any, default: Any, key: str, param: str = "option
         if value.lower() in ("none", "null", ""):
             return None
         return _convert(value, args[0], default, key, param)
-    if origin in (list, tuple, Sequence, typing.Sequence) or (
+    if origin in (list, tuple, Sequence, typing.Sequence, collections.abc.Sequence) or (
             hint is None and isinstance(default, (list, tuple))):
         inner = args[0] if args else (type(default[0]) if default else float)
         return [_convert(v.strip(), inner, None, key, param)

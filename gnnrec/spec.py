@@ -121,8 +121,8 @@ class RunSpec:
         why = None
         if self.sampler is not None and not self.sampler.name:  # options for the default one
             if loss.negatives == "in_batch":
-                raise option_error("sampler", f"options given, but loss {self.loss.name} uses "
-                                              "in-batch negatives and takes no sampler")
+                raise option_error("sampler options", f"given, but loss {self.loss.name} uses "
+                                                      "in-batch negatives and takes no sampler")
             self.sampler = Component(DEFAULT_SAMPLER, self.sampler.options, self.sampler.pairs)
         if self.sampler is None and loss.negatives == "sampler":
             self.sampler = Component(DEFAULT_SAMPLER)
@@ -131,17 +131,17 @@ class RunSpec:
         elif loss.negatives == "sampler":  # pragma: no cover - set above
             why = compatibility_error(loss, None)
         if why:
-            raise GnnrecError(why, param="sampler", detail=why)
+            raise GnnrecError(why)
         sampler = self._check_component("sampler") if self.sampler is not None else None
         provides_layers = self._check_model()
         if sampler is not None and sampler.needs_layers and not provides_layers:
             raise GnnrecError(f"sampler {self.sampler.name} mixes per-layer embeddings, and "
                               f"model {self.model.name} with these options does not provide "
-                              "them", param="sampler")
+                              "them")
         self._parts = {"loss": loss, "sampler": sampler}
         for section, (cls, skip) in SECTIONS.items():
             opts = getattr(self, section)
-            check_options(cls, opts, skip, param=section)
+            check_options(cls, opts, skip, param=f"{section} options")
             setattr(self, section, {**defaults(cls, skip), **opts})
         Trainer.check_options(**self.trainer)
         if not (isinstance(self.objective["reg_weight"], (int, float))
@@ -173,7 +173,8 @@ class RunSpec:
         name = lookup(registry, comp.name, role)
         options = dict(comp.options)
         if comp.pairs:
-            options.update(parse_options(registry[name], comp.pairs, SKIP[role], param=role))
+            options.update(parse_options(registry[name], comp.pairs, SKIP[role],
+                                         param=f"{role} options"))
         comp = Component(name, options)
         setattr(self, role, comp)
         return comp
@@ -182,7 +183,7 @@ class RunSpec:
         comp = self._parse_pairs(role)
         registry = REGISTRIES[role]
         name = comp.name
-        check_options(registry[name], comp.options, SKIP[role], param=role)
+        check_options(registry[name], comp.options, SKIP[role], param=f"{role} options")
         obj = resolve(registry, name, what=role, **comp.options)
         setattr(self, role, Component(name, {**defaults(registry[name], SKIP[role]),
                                              **comp.options}))
@@ -193,7 +194,7 @@ class RunSpec:
         (its constructor holds the checks; the global RNG is left as it
         was). Returns whether it provides per-layer embeddings."""
         name = self.model.name
-        check_options(MODELS[name], self.model.options, SKIP["model"], param="model")
+        check_options(MODELS[name], self.model.options, SKIP["model"], param="model options")
         with torch.random.fork_rng(devices=[]):
             probe = resolve(MODELS, name, 1, 1, what="model", **self.model.options)
         self.model = Component(name, {**defaults(MODELS[name], SKIP["model"]),

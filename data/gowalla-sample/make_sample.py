@@ -24,7 +24,8 @@ def main(src: str, dst: str, n_items: int = 2000, n_users: int = 3000, seed: int
     te = read_lightgcn(f"{src}/test.txt")
     user = np.concatenate([tr["user"], te["user"]])
     item = np.concatenate([tr["item"], te["item"]])
-    fold = np.concatenate([np.zeros(len(tr["user"]), np.int8), np.full(len(te["user"]), 2, np.int8)])
+    fold = np.concatenate([np.zeros(len(tr["user"]), np.int8),
+                           np.full(len(te["user"]), 2, np.int8)])
     top = np.argsort(-np.bincount(item), kind="stable")[:n_items]
     keep = np.isin(item, top)
     user, item, fold = user[keep], item[keep], fold[keep]

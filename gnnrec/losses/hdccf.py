@@ -87,8 +87,10 @@ def cooccur(ps: PositiveSet, back: PositiveSet, a: Tensor, b: Tensor) -> Tensor:
 
 
 class HDCCF(RecLoss):
-    r"""Hardness-aware debiased contrastive CF (`Yang et al., IJCAI 2022`,
-    ``papers/hdccf-...``).
+    r"""Hardness-aware debiased contrastive CF (`Yang et al., "Trading Hard
+    Negatives and True Negatives: A Debiased Contrastive Collaborative
+    Filtering Approach", IJCAI 2022 <https://arxiv.org/abs/2204.11752>`_,
+    `doi:10.24963/ijcai.2022/327 <https://doi.org/10.24963/ijcai.2022/327>`_).
 
     *Sampling* (Eq. 9): each row :math:`(u_k, i_k)` of the batch draws
     :math:`P` positive neighbours, items :math:`\mathcal N^+_{u_k}` of

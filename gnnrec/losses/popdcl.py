@@ -9,7 +9,9 @@ from gnnrec.losses.base import RecLoss
 
 class PopDCL(RecLoss):
     r"""Popularity-aware debiased contrastive loss
-    (``papers/popdcl-...``), with in-batch negatives :math:`j \in B
+    (`Liu et al., "PopDCL: Popularity-aware Debiased Contrastive Loss for
+    Collaborative Filtering", CIKM 2023
+    <https://doi.org/10.1145/3583780.3615009>`_), with in-batch negatives :math:`j \in B
     \setminus \{i\}` (the other rows' items) and cosine scores :math:`f` on
     L2-normalised embeddings:
 

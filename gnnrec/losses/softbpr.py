@@ -8,7 +8,8 @@ from gnnrec.losses.base import RecLoss, pair_scores
 
 
 class SoftBPR(RecLoss):
-    r"""The soft BPR loss of the PDNS paper (``papers/pdns-...``, Eq. 10),
+    r"""The soft BPR loss of the PDNS paper (`Shi et al.
+    <https://arxiv.org/abs/2211.13912>`_, Eq. 10),
     averaged over the batch (and the negatives of each positive):
 
     .. math::

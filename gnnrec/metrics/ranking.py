@@ -91,8 +91,8 @@ def parse_metric(text: str) -> RankingMetric:
     r"""``"recall@20"`` to ``Recall(20)``."""
     name, _, k = text.strip().lower().partition("@")
     if name not in METRICS or not k.isdigit():
-        raise GnnrecError(f"bad metric {text!r}: expected NAME@K with NAME one of "
-                          f"{', '.join(METRICS)}")
+        detail = f"{text!r} is a bad metric: expected NAME@K with NAME one of {', '.join(METRICS)}"
+        raise GnnrecError(f"metric {detail}", param="metric", detail=detail)
     return METRICS[name](int(k))
 
 

@@ -10,7 +10,7 @@ from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least
 
 class AHNS(NegativeSampler):
     r"""Adaptive hardness negative sampling, AHNS\ :sub:`p<0` (`Lai et al.,
-    AAAI 2024`, ``papers/ahns-...``, Algorithm 1): for each :math:`(u, i^+)`
+    AAAI 2024 <https://arxiv.org/abs/2401.05191>`_, Algorithm 1): for each :math:`(u, i^+)`
     draw :math:`M` uniform non-positive candidates, rate each (Eq. 2)
 
     .. math::

@@ -11,8 +11,8 @@ from gnnrec.sampling.dynamic import dns_select
 
 class PDNS(NegativeSampler):
     r"""Positive-dominated negative synthesising (`Shi et al., "Enhancing
-    Recommender Systems: A Strategy to Mitigate False Negative Impact"`,
-    ``papers/pdns-...``, Sec. 3.2): a DNS pick :math:`j` (Eq. 3) is mixed
+    Recommender Systems: A Strategy to Mitigate False Negative Impact"
+    <https://arxiv.org/abs/2211.13912>`_, Sec. 3.2): a DNS pick :math:`j` (Eq. 3) is mixed
     with the positive, Eq. 5,
 
     .. math::

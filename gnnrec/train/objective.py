@@ -115,8 +115,7 @@ def check_compatible(encoder: Encoder, sampler: Optional[NegativeSampler], loss:
     what does combine."""
     why = compatibility_error(loss, None if sampler is None else type(sampler).__name__)
     if why:
-        raise GnnrecError(why, param="sampler", detail=why)
+        raise GnnrecError(why)
     if sampler is not None and sampler.needs_layers and not encoder.provides_layers:
         raise GnnrecError(f"sampler {type(sampler).__name__} mixes per-layer embeddings, and "
-                          f"encoder {type(encoder).__name__} does not provide them",
-                          param="sampler")
+                          f"encoder {type(encoder).__name__} does not provide them")
