@@ -122,7 +122,7 @@ def main(argv=None):
                    "hardness": logs.get("hardness")}
             if epoch % args.eval_every == 0 or epoch == args.epochs:
                 t = time.perf_counter()
-                score_fn = trainer.objective.model.score_all
+                score_fn = trainer.objective.model.ranker()
                 for fold in ("val", "test"):
                     res = protocol.evaluate(score_fn, fold)
                     rec[f"{fold}/recall@20"] = res["recall@20"]

@@ -443,9 +443,10 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
     dataset = load_dataset(data)
     model.check_dataset(dataset)
     protocol = EvalProtocol.from_dataset(dataset, model.device, ks=parse_ks(ks))
-    res = protocol.evaluate(model.score_all, fold)
+    score_fn = model.ranker()
+    res = protocol.evaluate(score_fn, fold)
     pop = protocol.baseline(fold)
-    by_group = protocol.groups(model.score_all, fold) if groups else {}
+    by_group = protocol.groups(score_fn, fold) if groups else {}
     if as_json:
         click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop, "groups": by_group},
                               indent=2))

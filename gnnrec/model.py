@@ -7,7 +7,7 @@ one-line reload :func:`gnnrec.load`.
 """
 import os
 import tempfile
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -77,7 +77,6 @@ class RecModel(torch.nn.Module):
         self.items = items if items is not None else IdMap.identity(encoder.num_items)
         self.meta = dict(meta or {})
         self.graph: Optional[RecGraph] = None
-        self._cache = None
         if graph is not None:
             self.bind(graph)
 
@@ -100,14 +99,12 @@ class RecModel(torch.nn.Module):
         graph = self.encoder.as_graph(graph)
         self.encoder.check_graph(graph)
         self.graph = graph
-        self._cache = None
         return self
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)
         if self.graph is not None and self.graph.device != self.device:
             self.graph = self.graph.to(self.device)
-        self._cache = None
         return out
 
     def _graph(self, graph=None) -> RecGraph:
@@ -129,46 +126,40 @@ class RecModel(torch.nn.Module):
         out = self.encode(graph)
         return out.user, out.item
 
-    def _state_key(self):
-        tensors = list(self.parameters()) + list(self.buffers())
-        return (id(self.graph), tuple((t.data_ptr(), t._version) for t in tensors))
-
-    def _frozen(self):
-        """Eval-mode embeddings and the scorer's ranker, recomputed only when
-        a parameter changed (an optimiser step or a load bumps its version)."""
-        key = self._state_key()
-        if self._cache is None or self._cache[0] != key:
-            was = self.training
-            self.eval()
-            try:
-                with torch.no_grad():
-                    out = self.encode()
-                    user, item = out.user.detach(), out.item.detach()
-                    ranker = self.scorer.ranker(item)
-            finally:
-                self.train(was)
-            self._cache = (key, user, item, ranker)
-        return self._cache[1:]
-
     @torch.no_grad()
     def embeddings(self) -> Tuple[Tensor, Tensor]:
-        r"""``(user_emb, item_emb)`` in index order, eval mode, no gradient
-        (cached until a parameter changes)."""
-        user, item, _ = self._frozen()
-        return user, item
+        r"""``(user_emb, item_emb)`` in index order, in eval mode (no
+        dropout), without gradient; the train/eval mode is restored."""
+        was = self.training
+        self.eval()
+        try:
+            out = self.encode()
+            return out.user.detach(), out.item.detach()
+        finally:
+            self.train(was)
+
+    @torch.no_grad()
+    def ranker(self) -> Callable[[Tensor], Tensor]:
+        r"""A score function ``users -> (B, num_items)`` over embeddings
+        computed once now (and the item side prepared once): what full-ranking
+        evaluation calls batch after batch. Take a new one after training
+        steps."""
+        user, item = self.embeddings()
+        rank = self.scorer.ranker(item)
+        return lambda users: rank(user[users])
 
     @torch.no_grad()
     def score(self, users: Tensor, items: Tensor) -> Tensor:
         r"""Scores :math:`f(u, i)` of aligned index tensors (broadcasting)."""
-        user, item, _ = self._frozen()
+        user, item = self.embeddings()
         return self.scorer.pair(user[users], item[items])
 
     @torch.no_grad()
     def score_all(self, users: Tensor) -> Tensor:
         r"""``(B, num_items)`` scores of every item for a batch of user
-        indices: the score function of full-ranking evaluation."""
-        user, _, ranker = self._frozen()
-        return ranker(user[users])
+        indices (embeddings computed for this call; use :meth:`ranker` for
+        many batches)."""
+        return self.ranker()(users)
 
     # ------------------------------------------------------------------ serving
 

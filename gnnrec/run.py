@@ -145,7 +145,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     best = read_checkpoint(checkpoint.best, map_location=dev)
     objective.model.load_state_dict(best["state"])
     results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"]}
-    results.update(protocol.report(objective.model.score_all))
+    results.update(protocol.report(objective.model))
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results

@@ -244,3 +244,48 @@ def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path):
     scores = model.score_all(torch.arange(3))
     want = torch.nn.functional.normalize(u[:3], dim=1) @ torch.nn.functional.normalize(i, dim=1).t()
     assert torch.allclose(scores, want, atol=1e-6)
+
+
+def test_show_describes_a_run_and_tables_several(runner, data_dir, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", a, *FAST]).exit_code == 0
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", b, "--sampler", "dns",
+                            *FAST])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["show", a])
+    assert r.exit_code == 0, r.output
+    for needle in ("model        lightgcn(embedding_dim=8, num_layers=1", "sampler      rns",
+                   "finished: 2 of 2 epochs", "validation   recall@5", "test         recall@5",
+                   "MostPop"):
+        assert needle in r.output
+    r = runner.invoke(cli, ["show", a, b, "--json"])
+    got = json.loads(r.stdout)
+    assert [x["sampler"] for x in got] == ["rns", "dns"]
+    assert got[0]["test"]["recall@5"] == json.load(open(os.path.join(a, "results.json")))[
+        "test"]["recall@5"]
+    r = runner.invoke(cli, ["show", a, b])
+    assert r.output.splitlines()[0].split()[:4] == ["run", "model", "sampler", "loss"]
+    assert "not a run folder" in one_line_error(runner.invoke(cli, ["show", str(tmp_path)]))
+
+
+def test_show_plot(runner, data_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = str(tmp_path / "a")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST]).exit_code == 0
+    r = runner.invoke(cli, ["show", out, "--plot", str(tmp_path / "c.png")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_config_reruns_a_run_exactly(runner, data_dir, tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", a, "--sampler", "pdns",
+                            "--sampler-opt", "mix=0.8", "--lr", "0.01", *FAST])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["train", "--config", os.path.join(a, "config.json"), "--out", b,
+                            "--device", "cpu", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.load(open(os.path.join(a, "config.json"))) == json.load(
+        open(os.path.join(b, "config.json")))
+    logs = [[json.loads(x)["loss"] for x in open(os.path.join(d, "log.jsonl"))] for d in (a, b)]
+    assert logs[0] == logs[1]

@@ -25,6 +25,14 @@ TEST_FOLDS = ("test", "test_balanced")
 ScoreFn = Callable[[Tensor], Tensor]
 
 
+def score_fn_of(scorer) -> ScoreFn:
+    r"""A score function from a model (anything with ``ranker()``, e.g.
+    :class:`~gnnrec.model.RecModel`, whose embeddings are then computed once)
+    or a plain callable ``users -> (B, num_items)``."""
+    ranker = getattr(scorer, "ranker", None)
+    return ranker() if callable(ranker) else scorer
+
+
 def masked_folds(fold: str) -> List[str]:
     r"""The splits whose items are removed from the ranking when evaluating
     ``fold``: training items always; for a test split also validation and the
@@ -101,26 +109,27 @@ class EvalProtocol:
             raise GnnrecError(f"the dataset has no {fold} split")
         return self.sets[fold]
 
-    def evaluate(self, score_fn: ScoreFn, fold: str, users: Optional[Tensor] = None,
+    def evaluate(self, scorer, fold: str, users: Optional[Tensor] = None,
                  per_user: bool = False) -> Dict[str, float]:
-        r"""Metrics of ``score_fn`` (users to ``(B, num_items)`` scores, e.g.
-        :meth:`gnnrec.model.RecModel.score_all`) on ``fold``."""
-        return self.evaluator.evaluate(score_fn, self._target(fold), self.masked(fold),
-                                       users=users, per_user=per_user)
+        r"""Metrics of ``scorer`` on ``fold``: a model (ranked through its
+        ``ranker()``) or a function from users to ``(B, num_items)``
+        scores."""
+        return self.evaluator.evaluate(score_fn_of(scorer), self._target(fold),
+                                       self.masked(fold), users=users, per_user=per_user)
 
     def baseline(self, fold: str) -> Dict[str, float]:
         """The most-popular baseline on ``fold``."""
         return self.evaluate(most_popular(self.item_degree), fold)
 
-    def groups(self, score_fn: ScoreFn, fold: str) -> Dict[str, Dict[str, float]]:
+    def groups(self, scorer, fold: str) -> Dict[str, Dict[str, float]]:
         """Metrics on ``fold``'s targets within each popularity group."""
-        return evaluate_groups(self.evaluator, score_fn, self._target(fold), self.masked(fold),
-                               self.item_degree)
+        return evaluate_groups(self.evaluator, score_fn_of(scorer), self._target(fold),
+                               self.masked(fold), self.item_degree)
 
-    def report(self, score_fn: ScoreFn, folds: Sequence[str] = TEST_FOLDS,
-               groups: bool = True) -> Dict:
+    def report(self, scorer, folds: Sequence[str] = TEST_FOLDS, groups: bool = True) -> Dict:
         r"""``{fold: metrics, "mostpop_<fold>": ..., "<fold>_groups": ...}``
         for each of ``folds`` the dataset has, and ``ks``."""
+        score_fn = score_fn_of(scorer)
         out: Dict = {"ks": self.ks}
         for fold in folds:
             if fold not in self.sets:

@@ -72,7 +72,7 @@ class Evaluate(Callback):
         if epoch % self.every and epoch != trainer.epochs:
             return
         start = time.perf_counter()
-        result = self.protocol.evaluate(trainer.objective.model.score_all, self.fold)
+        result = self.protocol.evaluate(trainer.objective.model, self.fold)
         logs["eval_seconds"] = time.perf_counter() - start
         for k, v in result.items():
             if k != "users":
