@@ -435,7 +435,7 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
     from dataclasses import asdict
 
     from gnnrec.data.loading import DataSpec, load_dataset
-    from gnnrec.metrics.protocol import EvalProtocol, METRIC_NAMES
+    from gnnrec.metrics.protocol import EvalProtocol, format_report
 
     model = load_model(session, checkpoint, device)
     saved = model.meta.get("spec", {}).get("data") or model.meta.get("data") or {}
@@ -451,14 +451,10 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
         click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop, "groups": by_group},
                               indent=2))
         return
-    click.echo(f"{fold} ({res['users']} users)")
-    click.echo(f"  {'metric':<14}{'model':>10}{'MostPop':>10}"
-               + "".join(f"{g:>10}" for g in by_group))
-    for k in protocol.ks:
-        for name in METRIC_NAMES:
-            key = f"{name}@{k}"
-            click.echo(f"  {key:<14}{res[key]:>10.4f}{pop[key]:>10.4f}"
-                       + "".join(f"{g[key]:>10.4f}" for g in by_group.values()))
+    report = {"ks": protocol.ks, fold: res, f"mostpop_{fold}": pop}
+    if groups:
+        report[f"{fold}_groups"] = by_group
+    click.echo(format_report(report))
 
 
 # --------------------------------------------------------------------------- recommend
