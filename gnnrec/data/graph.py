@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from gnnrec.data.adjacency import NormalizedAdjacency
+from gnnrec.data.cooccurrence import Cooccurrence
 from gnnrec.data.dataset import EDGE, fingerprint
 from gnnrec.data.positives import PositiveSet
 
@@ -33,6 +34,7 @@ class RecGraph:
         self.item_degree = torch.bincount(self.item, minlength=self.num_items)
         self._adj: Dict[str, object] = {}
         self._item_positives: Optional[PositiveSet] = None
+        self._cooccurrence: Dict[str, Optional[Cooccurrence]] = {}
 
     @property
     def device(self) -> torch.device:
@@ -80,6 +82,16 @@ class RecGraph:
             self._item_positives = PositiveSet(self.item, self.user, self.num_items,
                                                self.num_users)
         return self._item_positives
+
+    def cooccurrence(self, side: str, max_bytes: int = 2 ** 31) -> Optional[Cooccurrence]:
+        r"""Which ``"user"`` pairs share an item (or ``"item"`` pairs a user),
+        as a :class:`Cooccurrence` bitmap built on first use; ``None`` when it
+        would take more than ``max_bytes`` (callers then join per batch)."""
+        if side not in self._cooccurrence:
+            sets = self.positives if side == "user" else self.item_positives
+            fits = Cooccurrence.nbytes_for(sets) <= max_bytes
+            self._cooccurrence[side] = Cooccurrence(sets) if fits else None
+        return self._cooccurrence[side]
 
     def to(self, device) -> "RecGraph":
         if torch.device(device) == self.device:

@@ -55,14 +55,32 @@ class PositiveSet:
         pos = torch.searchsorted(self.keys, query).clamp_(max=len(self.keys) - 1)
         return self.keys[pos] == query
 
+    def member_pairs(self, rows: Tensor, cols: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Index lists ``(k, m)`` of every pair where ``cols[m]`` is in the
+        set of ``rows[k]`` (e.g. which in-batch items a batch user has
+        interacted with). A sort-merge join of the rows' members with the
+        columns: cost grows with the rows' degrees and the matches, never
+        with ``len(rows) * num_items``."""
+        row, member = self.items_of(rows)
+        return _join(row, member, torch.arange(len(cols), device=cols.device), cols)
+
+    def shared_pairs(self, rows: Tensor, cols: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Index lists ``(k, m)`` of every pair whose sets intersect (two
+        users with a common item, for the set of users' items); a pair
+        sharing several members appears once per shared member."""
+        row, member = self.items_of(rows)
+        col, col_member = self.items_of(cols)
+        return _join(row, member, col, col_member)
+
     def contains_grid(self, rows: Tensor, cols: Tensor) -> Tensor:
         r"""``(len(rows), len(cols))`` booleans: is ``cols[m]`` in the set of
-        ``rows[k]``? Built from a per-batch bitmap of the rows' members (one
-        scatter and one gather) rather than a search per pair."""
-        bitmap = torch.zeros(len(rows), self.num_items, dtype=torch.bool, device=rows.device)
-        r, c = self.items_of(rows)
-        bitmap[r, c] = True
-        return bitmap[:, cols]
+        ``rows[k]``? (:meth:`member_pairs` as a dense mask.)"""
+        return _grid(self.member_pairs(rows, cols), len(rows), len(cols), rows.device)
+
+    def shares_grid(self, rows: Tensor, cols: Tensor) -> Tensor:
+        r"""``(len(rows), len(cols))`` booleans: do the sets of ``rows[k]``
+        and ``cols[m]`` intersect? (:meth:`shared_pairs` as a dense mask.)"""
+        return _grid(self.shared_pairs(rows, cols), len(rows), len(cols), rows.device)
 
     def items_of(self, users: Tensor) -> Tuple[Tensor, Tensor]:
         r"""All (row, item) pairs of a batch of users: ``row[k]`` is the
@@ -108,3 +126,29 @@ class PositiveSet:
         k = (torch.searchsorted(self._gap_keys, base + r, right=True)
              - self.rowptr[users].unsqueeze(-1))
         return r + k
+
+
+def _join(a_row: Tensor, a_key: Tensor, b_row: Tensor, b_key: Tensor,
+          presorted: bool = False) -> Tuple[Tensor, Tensor]:
+    r"""All ``(a_row[x], b_row[y])`` with ``a_key[x] == b_key[y]``: sort ``b``
+    by key (unless ``presorted``), find each ``a`` key's run with two
+    :func:`torch.searchsorted`, expand the runs."""
+    if presorted:
+        order, keys = None, b_key
+    else:
+        order = torch.argsort(b_key)
+        keys = b_key[order]
+    lo = torch.searchsorted(keys, a_key)
+    count = torch.searchsorted(keys, a_key, right=True) - lo
+    left = torch.repeat_interleave(a_row, count)
+    if len(left) == 0:
+        return left, left.clone()
+    start = torch.repeat_interleave(lo - (torch.cumsum(count, 0) - count), count)
+    pos = torch.arange(len(left), device=left.device) + start
+    return left, b_row[pos if order is None else order[pos]]
+
+
+def _grid(pairs: Tuple[Tensor, Tensor], rows: int, cols: int, device) -> Tensor:
+    grid = torch.zeros(rows, cols, dtype=torch.bool, device=device)
+    grid[pairs] = True
+    return grid

@@ -1,13 +1,14 @@
 """HDCCF: hardness-aware debiased contrastive CF (and DCL, its special case)."""
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from gnnrec.data.positives import PositiveSet
 from gnnrec.losses.base import RecLoss
-from gnnrec.nn.scorers import Cosine, Dot
+from gnnrec.losses.inbatch import (excluded_mask, kept_count, masked_lse, masked_lse_mm,
+                                   row_dots)
 
 NEG_INF = float("-inf")
 
@@ -58,8 +59,15 @@ def debiased_log_negative_score(neg: Tensor, unobserved: Tensor, pos: Tensor, om
         ``(B,)`` :math:`\log \tilde F`. A row with no unobserved negative
         gets the clamp value (its mean is undefined).
     """
-    count = unobserved.sum(-1)
-    la = masked_logsumexp(neg, unobserved) - count.clamp(min=1).log()  # log mean_neg
+    return debiased_from_lse(masked_logsumexp(neg, unobserved), unobserved.sum(-1), pos, omega,
+                             q, tau, margin)
+
+
+def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: int, tau: float,
+                      margin: float = 1e-6) -> Tensor:
+    r""":func:`debiased_log_negative_score` from the log-sum-exp ``lse`` of
+    each row's unobserved negatives and their ``count``."""
+    la = lse - count.clamp(min=1).log()  # log mean_neg
     if omega > 0:
         lb = math.log(omega) + torch.logsumexp(pos, -1) - math.log(pos.size(-1))
         z = lb - la  # log(omega+ mean_pos / mean_neg)
@@ -71,19 +79,6 @@ def debiased_log_negative_score(neg: Tensor, unobserved: Tensor, pos: Tensor, om
     log_f = math.log(q) - math.log1p(-omega) + diff
     bound = math.log(q) - 1.0 / tau
     return torch.maximum(log_f, torch.full_like(log_f, bound))
-
-
-def cooccur(ps: PositiveSet, back: PositiveSet, a: Tensor, b: Tensor) -> Tensor:
-    r"""``(len(a), len(b))`` booleans: do rows ``a[k]`` and ``b[m]`` share a
-    member (two users with a common item, or two items with a common user)?
-    ``back`` is the transposed set (members to rows). Every row of ``a``
-    marks its two-hop neighbours in a per-batch bitmap (one scatter), which
-    is then gathered at ``b``; no loop."""
-    rows, members = ps.items_of(a)
-    hop, second = back.items_of(members)
-    bitmap = torch.zeros(len(a), back.num_items, dtype=torch.bool, device=a.device)
-    bitmap[rows[hop], second] = True
-    return bitmap[:, b]
 
 
 class HDCCF(RecLoss):
@@ -178,7 +173,27 @@ class HDCCF(RecLoss):
         self.omega_item, self.omega_user = float(omega_item), float(omega_user)
         self.lambda_u, self.lambda_i = float(lambda_u), float(lambda_i)
         self.user_negatives, self.debias = bool(user_negatives), bool(debias)
-        self.pair_scorer = Cosine() if scorer == "cosine" else Dot()
+
+    def _factors(self, a: Tensor, b: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""``(a', b')`` with :math:`f(a_k, b_m) / \tau = a'_k \cdot b'_m` for
+        the dot product, or cosine when the scorer is cosine."""
+        if self.scorer_name == "cosine":
+            a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+        return a * (1.0 / self.tau), b
+
+    def _negatives(self, anchor: Tensor, nb: Tensor, excluded: Tensor, modulated=None):
+        r"""``(lse, own)``: the log-sum-exp of each row's kept scores against
+        all neighbours and its ``(B, P)`` scores against its own block. With
+        the dot or cosine similarity the score matrix is one fused
+        :func:`~gnnrec.losses.inbatch.masked_lse_mm`; ``modulated`` is the
+        dense ``(B, PB)`` matrix of the modulated scorer."""
+        B = len(anchor)
+        if modulated is not None:
+            P = modulated.size(1) // B
+            own = own_columns(B, P, modulated.device)
+            return masked_lse(modulated, excluded), modulated.gather(1, own)
+        a, b = self._factors(anchor, nb)
+        return masked_lse_mm(a, b, excluded), row_dots(a, b.view(B, -1, b.size(-1)))
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Tensor, items: Tensor, out, graph, generator=None, **context) -> Tensor:
@@ -190,35 +205,45 @@ class HDCCF(RecLoss):
         item_flat, user_flat = item_nb.flatten(), user_nb.flatten()
         item_emb = out.pooled[item_flat + out.num_users]
         user_emb = out.pooled[user_flat]
-        own = block_mask(B, P, dev)
+        own = own_columns(B, P, dev)
         q = P * (B - 1)
+        modulated = self.scorer_name == "modulated"
 
         s_pos = self.scorer.pair(user, pos) / tau  # (B,)
-        s_items = self.scorer.matrix(user, item_emb) / tau  # f(u_k, i^-), (B, BP)
-        s_users = self.scorer.matrix(user_emb, pos).t() / tau  # f(u^-, i_k), (B, BP)
-        obs_i = obs_u = None
-        if self.debias:
-            obs_i = graph.positives.contains_grid(users, item_flat)  # (u_k, i^-) in D
-            obs_u = graph.item_positives.contains_grid(items, user_flat)  # (u^-, i_k) in D
-        loss = self.user_item_loss(s_pos, s_items, s_users if self.user_negatives else None,
-                                   own, obs_i, obs_u).mean()
+        parts = [s_pos]
+        # negative items f(u_k, i^-) and negative users f(u^-, i_k), Eq. 1-2 / 14
+        sides = [(user, item_emb, graph.positives, users, item_flat, self.omega_item,
+                  self.scorer.matrix(user, item_emb) / tau if modulated else None)]
+        if self.user_negatives:
+            sides.append((pos, user_emb, graph.item_positives, items, user_flat, self.omega_user,
+                          self.scorer.matrix(user_emb, pos).t() / tau if modulated else None))
+        for anchor, nb, sets, ids, nb_ids, omega, dense in sides:
+            observed = sets.member_pairs(ids, nb_ids) if self.debias else None  # in D
+            excluded = excluded_mask(B, B * P, dev, pairs=observed, own=own)
+            lse, own_s = self._negatives(anchor, nb, excluded, dense)
+            if self.debias:
+                count = kept_count(excluded)
+                lse = debiased_from_lse(lse, count, torch.cat([own_s, s_pos.unsqueeze(1)], 1),
+                                        omega, q, tau)
+            parts.append(lse)
+        loss = (torch.logsumexp(torch.stack(parts, 1), 1) - s_pos).mean()
 
         if self.lambda_u > 0:
-            loss = loss + self.lambda_u * self._aux(user, user_emb, users, user_flat, own,
-                                                    graph.positives, graph.item_positives, q)
+            loss = loss + self.lambda_u * self._aux(user, user_emb, graph, "user", users,
+                                                    user_flat, own, q)
         if self.lambda_i > 0:
-            loss = loss + self.lambda_i * self._aux(pos, item_emb, items, item_flat, own,
-                                                    graph.item_positives, graph.positives, q)
+            loss = loss + self.lambda_i * self._aux(pos, item_emb, graph, "item", items,
+                                                    item_flat, own, q)
         return loss
 
     def user_item_loss(self, s_pos: Tensor, s_items: Tensor, s_users: Optional[Tensor],
                        own: Tensor, obs_i: Optional[Tensor] = None,
                        obs_u: Optional[Tensor] = None) -> Tensor:
-        r"""Eq. 1 (biased) or Eq. 14 (debiased) per row, from logits
+        r"""Eq. 1 (biased) or Eq. 14 (debiased) per row from dense logits
         :math:`f/\tau`: ``s_pos`` ``(B,)``, ``s_items`` / ``s_users``
-        ``(B, PB)`` against every row's neighbours (``own`` marks the row's
-        own block, its positives), ``obs_*`` the observed pairs among them."""
-        B, P = own.shape[0], self.P
+        ``(B, PB)`` against every row's neighbours, ``own`` ``(B, PB)``
+        marking each row's own block, ``obs_*`` the observed pairs."""
+        B, P = own.shape[0], own.shape[1] // own.shape[0]
         q = P * (B - 1)
         parts = [s_pos]
         sides = [(s_items, obs_i, self.omega_item)]
@@ -226,31 +251,35 @@ class HDCCF(RecLoss):
             sides.append((s_users, obs_u, self.omega_user))
         for s, obs, omega in sides:
             if self.debias:
-                positives = torch.cat([s.gather(1, own_columns(B, P, s.device)),
-                                       s_pos.unsqueeze(1)], 1)
+                positives = torch.cat([s[own].view(B, P), s_pos.unsqueeze(1)], 1)
                 parts.append(debiased_log_negative_score(s, ~own & ~obs, positives, omega, q,
                                                          self.tau))
             else:
                 parts.append(masked_logsumexp(s, ~own))
         return torch.logsumexp(torch.stack(parts, 1), 1) - s_pos
 
-    def _aux(self, anchor: Tensor, nb_emb: Tensor, anchor_ids: Tensor, nb_ids: Tensor,
-             own: Tensor, sets: PositiveSet, back: PositiveSet, q: int) -> Tensor:
-        r"""User-user (or item-item) loss, Eq. 5 / 17: positives are the
-        row's own neighbours, negatives the other rows' (observed
-        neighbours dropped and the rest rescaled, Eq. 26-27)."""
-        B, P = own.shape[0], self.P
-        s = self.pair_scorer.matrix(anchor, nb_emb) / self.tau  # (B, BP)
-        s_pos = s.gather(1, own_columns(B, P, s.device))
-        keep = ~own
+    def _aux(self, anchor: Tensor, nb: Tensor, graph, side: str, ids: Tensor, nb_ids: Tensor,
+             own: Tensor, q: int) -> Tensor:
+        r"""User-user (or item-item) loss, Eq. 5 / 17: positives are the row's
+        own neighbours, negatives the other rows'; debiased, observed
+        neighbours (sharing a training item, or a user) are dropped and the
+        rest rescaled by :math:`Q` over their count (Eq. 26-27)."""
+        B = len(anchor)
+        also = []
         if self.debias:
-            keep = keep & ~cooccur(sets, back, anchor_ids, nb_ids)
-            count = keep.sum(1)
-            log_neg = masked_logsumexp(s, keep) + math.log(q) - count.clamp(min=1).log()
-        else:
-            log_neg = masked_logsumexp(s, keep)
-        log_neg = log_neg.unsqueeze(1).expand(B, P)
-        return (torch.logaddexp(s_pos, log_neg) - s_pos).mean()
+            cooc = graph.cooccurrence(side)
+            sets = graph.positives if side == "user" else graph.item_positives
+            also.append(cooc.grid(ids, nb_ids) if cooc is not None
+                        else sets.shares_grid(ids, nb_ids))
+        excluded = excluded_mask(B, len(nb), anchor.device, own=own, also=also)
+        a, b = (F.normalize(anchor, dim=-1), F.normalize(nb, dim=-1)) \
+            if self.scorer_name == "cosine" else (anchor, nb)
+        a = a * (1.0 / self.tau)
+        log_neg = masked_lse_mm(a, b, excluded)
+        own_s = row_dots(a, b.view(B, -1, b.size(-1)))
+        if self.debias:
+            log_neg = log_neg + math.log(q) - kept_count(excluded).clamp(min=1).log()
+        return (torch.logaddexp(own_s, log_neg.unsqueeze(1)) - own_s).mean()
 
 
 class DCL(HDCCF):

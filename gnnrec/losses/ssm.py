@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
+from gnnrec.losses.inbatch import excluded_mask, masked_lse, masked_lse_mm
 
 
 class SSM(RecLoss):
@@ -18,41 +19,86 @@ class SSM(RecLoss):
         \frac{e^{f(u,i)/\tau}}{e^{f(u,i)/\tau} + \sum_{j \in \mathcal{N}_u}
         e^{f(u,j)/\tau}},
 
-    computed with ``logsumexp`` (stable for any scores). The negatives
-    :math:`\mathcal{N}_u` are the sampler's ``K`` negatives, or, with
-    ``in_batch``, the positive items of the other rows of the batch (no
-    sampler).
+    computed as one fused masked log-sum-exp (stable for any scores). The
+    negatives :math:`\mathcal{N}_u` are the sampler's ``K`` negatives, or,
+    with ``in_batch``, the other rows' positive items *minus* the items the
+    user has in training (copies of its own positive included): those are
+    false negatives, and counting them pushes down items the user likes
+    (with a graph bound; a loss called without ``users`` / ``items`` can only
+    leave out the diagonal).
+
+    With ``logq`` the in-batch logits are corrected for the popularity with
+    which in-batch sampling draws items (`Yi et al., RecSys 2019
+    <https://doi.org/10.1145/3298689.3346996>`_): every logit of item
+    :math:`j`, the positive's included, becomes :math:`f(u,j)/\tau - \log
+    q_j`, with :math:`q_j = \deg(j) / |\mathcal{D}|` the probability that a
+    batch row holds :math:`j` (training popularity).
 
     Args:
         tau (float, optional): temperature, ``> 0``. (default: :obj:`0.1`)
         in_batch (bool, optional): in-batch negatives instead of a sampler's.
             (default: :obj:`True`)
+        logq (bool, optional): the logQ correction of in-batch sampling.
+            (default: :obj:`False`)
         scorer (str, optional): :math:`f`: ``cosine`` (the paper's),
             ``dot`` or ``modulated``. (default: :obj:`"cosine"`)
     """
     summary = "sampled softmax / InfoNCE with temperature (in-batch or sampled negatives)"
 
-    def __init__(self, tau: float = 0.1, in_batch: bool = True, scorer: str = "cosine"):
+    def __init__(self, tau: float = 0.1, in_batch: bool = True, logq: bool = False,
+                 scorer: str = "cosine"):
         super().__init__(scorer)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
-        self.tau, self.in_batch = float(tau), bool(in_batch)
+        if logq and not in_batch:
+            raise ValueError("logq corrects in-batch sampling; with in_batch=false the "
+                             "negatives come from the sampler")
+        self.tau, self.in_batch, self.logq = float(tau), bool(in_batch), bool(logq)
+        self.positives = None
+        self.log_q: Optional[Tensor] = None
 
     @property
     def negatives(self) -> str:
         return "in_batch" if self.in_batch else "sampler"
 
-    def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,
+    def bind(self, graph) -> None:
+        self.positives = graph.positives
+        deg = graph.item_degree.clamp(min=1).double()
+        self.log_q = (deg / max(graph.num_edges, 1)).log().float()
+
+    def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
+                users: Optional[Tensor] = None, items: Optional[Tensor] = None,
                 **context) -> Tensor:
         if self.in_batch:
-            if len(user) < 2:  # a batch of one row has no in-batch negative
-                return user.sum() * 0.0
-            logits = self.scorer.matrix(user, pos) / self.tau  # (B, B), diagonal positive
-            target = torch.arange(len(user), device=user.device)
-            return F.cross_entropy(logits, target)
+            return self._in_batch(user, pos, users, items)
         if neg.dim() == 2:
             neg = neg.unsqueeze(1)
         pos_logit = self.scorer.pair(user, pos).unsqueeze(1)
         neg_logit = self.scorer.pair(user.unsqueeze(1), neg)
         logits = torch.cat([pos_logit, neg_logit], 1) / self.tau
         return -(logits[:, 0] - torch.logsumexp(logits, 1)).mean()
+
+    def _in_batch(self, user: Tensor, pos: Tensor, users: Optional[Tensor],
+                  items: Optional[Tensor]) -> Tensor:
+        B = len(user)
+        if B < 2:  # a batch of one row has no in-batch negative
+            return user.sum() * 0.0
+        pairs = None
+        if users is not None and self.positives is not None:
+            pairs = self.positives.member_pairs(users, items)  # the users' training items
+        excluded = excluded_mask(B, B, user.device, pairs=pairs, keep_diagonal=True)
+        bias = None
+        if self.logq:
+            if self.log_q is None or items is None:
+                raise RuntimeError("SSM with logq needs a bound graph and the batch's items")
+            bias = -self.log_q[items]
+        if self.scorer_name == "modulated":
+            logits = self.scorer.matrix(user, pos) / self.tau
+            if bias is not None:
+                logits = logits + bias
+            return (masked_lse(logits, excluded) - logits.diagonal()).mean()
+        if self.scorer_name == "cosine":
+            user, pos = F.normalize(user, dim=-1), F.normalize(pos, dim=-1)
+        a = user * (1.0 / self.tau)
+        pos_logit = (a * pos).sum(1) + (0.0 if bias is None else bias)
+        return (masked_lse_mm(a, pos, excluded, bias) - pos_logit).mean()

@@ -51,3 +51,21 @@ def test_sample_complement_is_uniform_over_non_members():
         # chi-square goodness of fit against the uniform over the non-members
         p = chisquare(counts[free]).pvalue
         assert p > 1e-3, (u, counts[free], p)
+
+
+def test_member_and_shared_pairs_equal_brute_force():
+    from gnnrec.data.cooccurrence import Cooccurrence
+    from tests.conftest import random_graph
+
+    g = random_graph(30, 40, 0.2, seed=1)
+    sets = [set(g.item[g.user == u].tolist()) for u in range(30)]
+    rows, cols = torch.randint(30, (50,)), torch.randint(40, (70,))
+    want = torch.tensor([[int(c) in sets[int(r)] for c in cols] for r in rows])
+    assert torch.equal(g.positives.contains_grid(rows, cols), want)
+    ucols = torch.randint(30, (60,))
+    want = torch.tensor([[bool(sets[int(a)] & sets[int(b)]) for b in ucols] for a in rows])
+    assert torch.equal(g.positives.shares_grid(rows, ucols), want)
+    for ps in (g.positives, g.item_positives):  # the bitmap, built in small chunks
+        c = Cooccurrence(ps, chunk=7)
+        a, b = torch.randint(ps.num_users, (20,)), torch.randint(ps.num_users, (33,))
+        assert torch.equal(c.grid(a, b).bool(), ps.shares_grid(a, b))

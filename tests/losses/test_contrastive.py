@@ -253,9 +253,11 @@ def test_popdcl_equals_per_example_reference():
     for k in range(B):
         u, i = int(users[k]), int(items[k])
         f = [float(un[k] @ pn[j]) for j in range(B)]
-        others = [j for j in range(B) if j != k]
+        # negatives: the batch's items the user has not interacted with in training
+        others = [j for j in range(B) if int(items[j]) not in pos_sets[u]]
         popsum = sum(pop[x] for x in pos_sets[u])
-        m_plus = 1 / (1 + math.exp(-(pop[i] / popsum) * sum(f[j] for j in others) / (B - 1)))
+        f_minus = sum(f[j] for j in others) / max(len(others), 1)
+        m_plus = 1 / (1 + math.exp(-(pop[i] / popsum) * f_minus))
         w = popsum / N
         num = math.exp((f[k] - m_plus) / tau)
         den = num + sum(max((math.exp(f[j] / tau) - w * math.exp(f[k] / tau)) / (1 - w),
@@ -294,3 +296,76 @@ def test_a_batch_of_one_row_contributes_zero(name):
     value = loss(out.user[:1], out.item[:1], users=torch.tensor([0]), items=torch.tensor([0]),
                  out=out, graph=g)
     assert float(value.detach()) == 0.0 and value.requires_grad
+
+
+def masking_batch():
+    """Users 0..3 over items 0..5 with overlapping training sets; the batch
+    holds a duplicate of a positive (item 0 twice) and a user's other
+    training item (row 1 is u0's item 1, a false negative for row 0)."""
+    train = {0: [0, 1, 2], 1: [0, 3], 2: [3, 4], 3: [5, 1]}
+    u = torch.tensor([x for x, its in train.items() for _ in its])
+    i = torch.tensor([y for its in train.values() for y in its])
+    g = RecGraph(u, i, 4, 6)
+    users, items = torch.tensor([0, 0, 1, 2, 3]), torch.tensor([0, 1, 0, 4, 5])
+    return g, train, users, items
+
+
+def in_batch_reference(loss, g, train, users, items, user_emb, item_emb, masked=True):
+    """Per row: softmax over the positive and the batch items the user has
+    not interacted with (every batch item but the row's own when unmasked)."""
+    un = torch.nn.functional.normalize(user_emb.double(), dim=1)
+    pn = torch.nn.functional.normalize(item_emb.double(), dim=1)
+    deg = np.bincount(g.item.numpy(), minlength=g.num_items)
+    total = 0.0
+    for k in range(len(users)):
+        u = int(users[k])
+        logit = [float(un[k] @ pn[j]) / loss.tau for j in range(len(users))]
+        if loss.logq:
+            logit = [x - math.log(deg[int(items[j])] / g.num_edges) for j, x in enumerate(logit)]
+        negs = [j for j in range(len(users))
+                if j != k and (not masked or int(items[j]) not in train[u])]
+        total += -(logit[k] - math.log(sum(math.exp(logit[j]) for j in [k] + negs)))
+    return total / len(users)
+
+
+@pytest.mark.parametrize("options", [{}, {"logq": True}, {"tau": 0.5, "logq": True}])
+def test_ssm_never_counts_a_users_training_item_as_a_negative(options):
+    g, train, users, items = masking_batch()
+    torch.manual_seed(0)
+    user_emb, item_emb = torch.randn(5, 4), torch.randn(5, 4)
+    loss = SSM(**options)
+    loss.bind(g)
+    got = float(loss(user_emb, item_emb, users=users, items=items))
+    want = in_batch_reference(loss, g, train, users, items, user_emb, item_emb)
+    assert got == pytest.approx(want, rel=1e-5)
+    # the unmasked variant is a different number: the test tells them apart
+    assert got != pytest.approx(in_batch_reference(loss, g, train, users, items, user_emb,
+                                                   item_emb, masked=False), rel=1e-3)
+
+
+def test_popdcl_never_counts_a_users_training_item_as_a_negative():
+    g, train, users, items = masking_batch()
+    loss = PopDCL(tau=0.5)
+    loss.bind(g)
+    excluded = loss.excluded(users, items)
+    for k in range(len(users)):
+        negatives = {j for j in range(len(users)) if excluded[k, j] == 0}
+        assert negatives == {j for j in range(len(users)) if int(items[j]) not in train[
+            int(users[k])]}
+    # rows 0 and 2 share item 0; row 1's item 1 is u0's: none is a negative of row 0
+    assert excluded[0].tolist() == [1, 1, 1, 0, 0]
+
+
+def test_popdcl_negative_term_gradients():
+    from gnnrec.losses.inbatch import excluded_mask
+    from gnnrec.losses.popdcl import _corrected_lse
+
+    torch.manual_seed(0)
+    B, tau = 6, 0.3
+    s = ((torch.rand(B, B) * 2 - 1) / tau).double().requires_grad_()
+    s_pos = s.diagonal().detach().clone().requires_grad_()
+    w = torch.rand(B).double() * 0.5
+    ex = excluded_mask(B, B, "cpu", own=torch.arange(B)[:, None]).double()
+    ex[0, 3] = 1
+    assert torch.autograd.gradcheck(
+        lambda a, b: _corrected_lse(a, b, ex, w.log(), torch.log1p(-w), -1 / tau), (s, s_pos))

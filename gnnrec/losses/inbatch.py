@@ -1,0 +1,110 @@
+r"""What in-batch losses share: which in-batch pairs to exclude, and a masked
+log-sum-exp over a score matrix as one fused autograd node.
+
+An in-batch loss scores every row of a batch against every column (the
+other rows' items, or sampled neighbours). Columns the row's user has
+interacted with in training (duplicates of its own positive included) are
+false negatives and are *excluded*: the exclusion is built from index lists
+(:meth:`~gnnrec.data.positives.PositiveSet.member_pairs`), never from a
+``batch x num_items`` bitmap.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+NEG_INF = float("-inf")
+
+
+#: the additive score of an excluded entry: exp() of it is 0 next to any finite score
+EXCLUDED = -1e30
+
+
+def excluded_mask(rows: int, cols: int, device, pairs: Optional[Tuple[Tensor, Tensor]] = None,
+                  own: Optional[Tensor] = None, also: Sequence[Tensor] = (),
+                  keep_diagonal: bool = False) -> Tensor:
+    r"""``(rows, cols)`` float indicator, 1 where a column is *not* a
+    negative of the row, 0 elsewhere (float, because adding it scaled to the
+    scores masks them at a fraction of the cost of boolean masking here).
+
+    Args:
+        pairs (tuple of Tensor, optional): ``(k, m)`` index lists to exclude.
+        own (Tensor, optional): ``(rows, P)`` column indices of each row's own
+            block (its positives), excluded.
+        also (sequence of Tensor): dense 0/1 (or boolean) masks to add.
+        keep_diagonal (bool): never exclude ``(k, k)`` (a square batch
+            whose diagonal holds the positives, as in sampled softmax).
+    """
+    mask = torch.zeros(rows, cols, device=device)
+    if own is not None:
+        mask.scatter_(1, own, 1.0)
+    if pairs is not None:
+        mask[pairs] = 1.0
+    for extra in also:
+        torch.maximum(mask, extra.to(mask.dtype), out=mask)
+    if keep_diagonal:
+        mask.diagonal().zero_()
+    return mask
+
+
+def kept_count(excluded: Tensor) -> Tensor:
+    """Per row, how many entries an :func:`excluded_mask` keeps."""
+    return excluded.size(1) - excluded.sum(1)
+
+
+class _MaskedLSEMatmul(torch.autograd.Function):
+    r""":math:`\ell_k = \log\sum_{m:\ E_{km} = 0} \exp(\mathbf{a}_k^\top
+    \mathbf{b}_m + c_m)` with the score matrix built, masked, exponentiated
+    and reduced in place, and the backward
+    :math:`\partial\ell_k/\partial s_{km} = \mathrm{softmax}_k(s)_m` applied
+    straight to the two factors: one ``mm`` forward, two backward, no
+    autograd node per elementwise step. A row with nothing kept gives
+    ``-inf`` and no gradient."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, excluded: Tensor, bias: Optional[Tensor]):
+        s = a @ b.t()
+        if bias is not None:
+            s.add_(bias)
+        s.add_(excluded, alpha=EXCLUDED)
+        top = s.amax(1, keepdim=True)
+        s.sub_(top).exp_()  # excluded entries become 0
+        total = s.sum(1, keepdim=True)
+        empty = excluded.sum(1, keepdim=True) >= excluded.size(1)
+        total.masked_fill_(empty, 0.0)
+        ctx.save_for_backward(a, b, s, total)
+        return (total.log() + top).squeeze(1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        a, b, e, total = ctx.saved_tensors
+        scale = torch.where(total > 0, grad.unsqueeze(1) / total, torch.zeros_like(total))
+        g = e * scale  # softmax over the kept entries, times the upstream gradient
+        grad_a = g @ b if ctx.needs_input_grad[0] else None
+        grad_b = g.t() @ a if ctx.needs_input_grad[1] else None
+        grad_bias = g.sum(0) if ctx.needs_input_grad[3] else None
+        return grad_a, grad_b, None, grad_bias
+
+
+def masked_lse_mm(a: Tensor, b: Tensor, excluded: Tensor,
+                  bias: Optional[Tensor] = None) -> Tensor:
+    r"""``(len(a),)`` log-sum-exp of each row of ``a @ b.T + bias`` over the
+    entries an :func:`excluded_mask` keeps (``-inf`` for a row with none),
+    differentiable in ``a``, ``b`` and ``bias``: the value and gradient of
+    ``torch.logsumexp`` of the masked matrix at a fraction of its memory
+    traffic."""
+    return _MaskedLSEMatmul.apply(a, b, excluded, bias)
+
+
+def masked_lse(s: Tensor, excluded: Tensor) -> Tensor:
+    r"""Row-wise log-sum-exp of a score matrix over the entries an
+    :func:`excluded_mask` keeps (the unfused form, for scorers without a
+    factorisation)."""
+    out = torch.logsumexp(s + excluded * EXCLUDED, 1)
+    return torch.where(kept_count(excluded) > 0, out, torch.full_like(out, NEG_INF))
+
+
+def row_dots(a: Tensor, b: Tensor) -> Tensor:
+    r"""``(B, P)`` scores of row ``k`` of ``a`` ``(B, D)`` against its own
+    block ``b[k]`` of ``b`` ``(B, P, D)``."""
+    return torch.einsum("bd,bpd->bp", a, b)
