@@ -15,8 +15,8 @@ from gnnrec.data.graph import RecGraph
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.metrics.protocol import split_sets
 from gnnrec.spec import RunSpec
-from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, Evaluate, JsonLines,
-                                    NonFiniteLoss, ProgressBar)
+from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
+                                    JsonLines, NonFiniteLoss, ProgressBar)
 
 #: spec entries a resumed run may change (``section.key``)
 RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
@@ -118,6 +118,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
 
     ev = spec.evaluation
     callbacks = [NonFiniteLoss()]
+    if objective.sampler is not None:
+        callbacks.append(EasyNegatives(echo))
     if progress:
         callbacks.append(ProgressBar())
     keys = []

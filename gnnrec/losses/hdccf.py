@@ -203,8 +203,8 @@ class HDCCF(RecLoss):
         item_nb = graph.positives.sample_members(users, P, generator)  # (B, P) items of u_k
         user_nb = graph.item_positives.sample_members(items, P, generator)  # (B, P) users of i_k
         item_flat, user_flat = item_nb.flatten(), user_nb.flatten()
-        item_emb = out.pooled[item_flat + out.num_users]
-        user_emb = out.pooled[user_flat]
+        item_emb = out.item_rows(item_flat)
+        user_emb = out.user_rows(user_flat)
         own = own_columns(B, P, dev)
         q = P * (B - 1)
         modulated = self.scorer_name == "modulated"

@@ -40,20 +40,42 @@ class EncoderOutput:
     def ego(self) -> Tensor:
         return self.layers[0]
 
+    @staticmethod
+    def rows(table: Tensor, index: Tensor) -> Tensor:
+        r"""``table[index]`` for an index of any shape, as one
+        :func:`torch.index_select` (its backward is one ``index_add`` into the
+        table's gradient, cheaper than advanced indexing's, and no slice of
+        the table is differentiated)."""
+        return table.index_select(0, index.reshape(-1)).view(*index.shape, table.size(-1))
+
+    def user_rows(self, index: Tensor) -> Tensor:
+        """Pooled embeddings of users, ``(*index.shape, D_out)``."""
+        return self.rows(self.pooled, index)
+
+    def item_rows(self, index: Tensor) -> Tensor:
+        """Pooled embeddings of items, ``(*index.shape, D_out)``."""
+        return self.rows(self.pooled, index + self.num_users)
+
     def user_ego(self, index: Tensor) -> Tensor:
-        return self.layers[0][index]
+        return self.rows(self.layers[0], index)
 
     def item_ego(self, index: Tensor) -> Tensor:
-        return self.layers[0][index + self.num_users]
+        return self.rows(self.layers[0], index + self.num_users)
+
+    @property
+    def ego_is_pooled(self) -> bool:
+        """Whether the pooled embeddings are the ego table itself (MF), so one
+        gather serves both."""
+        return self.pooled is self.layers[0]
 
     def user_layers(self, index: Tensor) -> Tensor:
         """``(*index.shape, L + 1, D)`` per-layer embeddings of users."""
-        return torch.stack([x[index] for x in self.layers], dim=-2)
+        return torch.stack([self.rows(x, index) for x in self.layers], dim=-2)
 
     def item_layers(self, index: Tensor) -> Tensor:
         """``(*index.shape, L + 1, D)`` per-layer embeddings of items."""
         index = index + self.num_users
-        return torch.stack([x[index] for x in self.layers], dim=-2)
+        return torch.stack([self.rows(x, index) for x in self.layers], dim=-2)
 
 
 GraphLike = Union[RecGraph, "torch_geometric.data.HeteroData"]  # noqa: F821

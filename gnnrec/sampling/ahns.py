@@ -44,6 +44,7 @@ class AHNS(NegativeSampler):
             (default: :obj:`1e-6`)
     """
     summary = "adaptive hardness: candidate whose score is nearest beta*(s_pos+alpha)^(p+1)"
+    easy_hint = "raise beta or alpha"
 
     def __init__(self, p: float = -2.0, alpha: float = 1.0, beta: float = 0.1,
                  num_candidates: int = 32, num_negatives: int = 1, eps: float = 1e-6):
@@ -73,7 +74,9 @@ class AHNS(NegativeSampler):
         cand = self.candidates(users, self.num_candidates, generator)  # (B, K, M)
         scores = self.candidate_scores(out, users, cand)
         with torch.no_grad():
-            pos_score = (out.user[users] * out.item[pos_items]).sum(-1)  # (B,)
+            pos_score = (out.user_rows(users) * out.item_rows(pos_items)).sum(-1)  # (B,)
             r = self.ratings(scores, pos_score.unsqueeze(1))  # (B, K, M)
         items = cand.gather(-1, r.argmin(-1, keepdim=True)).squeeze(-1)
-        return self.pack(items, out, users, pos_items)
+        neg = self.pack(items, out, users, pos_items)
+        neg.uniform_hardness = self.uniform_hardness(scores, pos_score)
+        return neg

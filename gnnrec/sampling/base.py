@@ -23,11 +23,15 @@ class Negatives:
             ``(B,)`` or ``(B, K)`` (``None`` for purely synthetic negatives).
         hardness (Tensor, optional): AHNS's hardness of each negative, see
             :func:`hardness`, for the per-epoch diagnostics.
+        uniform_hardness (Tensor, optional): the mean hardness of the uniform
+            candidates the negative was chosen from (what uniform sampling
+            would have given), for samplers that score candidates.
     """
     emb: Tensor
     ego: Tensor
     items: Optional[Tensor] = None
     hardness: Optional[Tensor] = None
+    uniform_hardness: Optional[Tensor] = None
 
 
 def hardness(user: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
@@ -66,6 +70,9 @@ class NegativeSampler(abc.ABC):
     """
     #: needs the encoder's per-layer embeddings (e.g. MixGCF)
     needs_layers: bool = False
+    #: what to change when the sampler keeps picking easier negatives than
+    #: uniform ones (``None``: it cannot, by construction)
+    easy_hint: Optional[str] = None
 
     def __init__(self, num_negatives: int = 1):
         self.graph: Optional[RecGraph] = None
@@ -88,21 +95,32 @@ class NegativeSampler(abc.ABC):
         r"""``(B, K, M)`` inner products of the users' and the candidates'
         pooled embeddings, without gradient (selection is not differentiated)."""
         with torch.no_grad():
-            u = out.user[users]
-            return torch.einsum("bd,bkmd->bkm", u, out.item[items])
+            u = out.user_rows(users)
+            return (out.item_rows(items) * u[:, None, None, :]).sum(-1)
 
     def pack(self, items: Tensor, out: EncoderOutput, users: Tensor, pos_items: Tensor,
              emb: Optional[Tensor] = None, ego: Optional[Tensor] = None) -> Negatives:
         r"""Negatives from ``(B, K)`` picked items (and, for synthesisers,
         their synthetic embeddings), squeezed to ``(B, ...)`` when ``K = 1``."""
-        emb = out.item[items] if emb is None else emb
-        ego = out.item_ego(items) if ego is None else ego
-        h = hardness(out.user[users].detach(), out.item[pos_items].detach(), emb.detach())
+        real = emb is None
+        emb = out.item_rows(items) if real else emb
+        if ego is None:
+            ego = emb if real and out.ego_is_pooled else out.item_ego(items)
+        with torch.no_grad():
+            h = hardness(out.user_rows(users), out.item_rows(pos_items), emb.detach())
         neg = Negatives(emb=emb, ego=ego, items=items, hardness=h)
         if self.num_negatives == 1:
             neg = Negatives(*(None if t is None else t.squeeze(1)
                               for t in (neg.emb, neg.ego, neg.items, neg.hardness)))
         return neg
+
+    @staticmethod
+    def uniform_hardness(cand_scores: Tensor, pos_score: Tensor) -> Tensor:
+        r"""``(B,)`` mean hardness of uniform candidates, from their
+        ``(B, K, M)`` scores and the ``(B,)`` positives' (NaN where the
+        positive's score is not positive, as :func:`hardness`)."""
+        ratio = cand_scores.mean((1, 2)) / pos_score
+        return torch.where(pos_score > 0, ratio, torch.full_like(ratio, float("nan")))
 
     @abc.abstractmethod
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,

@@ -45,6 +45,7 @@ class PDNS(NegativeSampler):
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:
         items = dns_select(self, users, out, self.num_candidates, 1, generator)  # (B, K)
-        pos = out.item[pos_items].unsqueeze(1)
-        emb = self.mix * pos + (1.0 - self.mix) * out.item[items]
+        both = out.item_rows(torch.cat([pos_items.unsqueeze(1), items], 1))  # one gather
+        pos, neg = both[:, :1], both[:, 1:]
+        emb = self.mix * pos + (1.0 - self.mix) * neg
         return self.pack(items, out, users, pos_items, emb=emb)

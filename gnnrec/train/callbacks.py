@@ -53,6 +53,41 @@ class NonFiniteLoss(Callback):
                 "training stopped and the last good checkpoint is kept (try a lower lr)")
 
 
+class EasyNegatives(Callback):
+    r"""Warns, once, when a sampler's negatives stay easier than uniform
+    ones (mean hardness below that of its uniform candidates) for
+    ``patience`` epochs in a row: the sampler then teaches less than RNS
+    would (e.g. AHNS whose target score is near 0 for the model's scale).
+
+    Args:
+        echo (callable): where the warning goes.
+        patience (int, optional): consecutive epochs. (default: :obj:`3`)
+    """
+
+    def __init__(self, echo: Callable[[str], None], patience: int = 3):
+        self.echo, self.patience = echo, int(patience)
+        self.streak, self.warned = 0, False
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        h, uniform = logs.get("hardness"), logs.get("hardness_uniform")
+        if h is None or uniform is None or math.isnan(h) or math.isnan(uniform):
+            return
+        self.streak = self.streak + 1 if h < uniform else 0
+        if self.streak >= self.patience and not self.warned:
+            sampler = trainer.objective.sampler
+            hint = getattr(sampler, "easy_hint", None)
+            self.echo(f"warning: {type(sampler).__name__} has picked easier negatives than "
+                      f"uniform ones for {self.streak} epochs (hardness {h:.3f} vs {uniform:.3f})"
+                      + (f"; {hint}" if hint else ""))
+            self.warned = True
+
+    def state_dict(self):
+        return {"streak": self.streak, "warned": self.warned}
+
+    def load_state_dict(self, state):
+        self.streak, self.warned = state["streak"], state["warned"]
+
+
 class Evaluate(Callback):
     r"""Evaluates the model every ``every`` epochs (and at the last epoch)
     on a held-out split, adding ``"{fold}/{metric}"`` entries to the logs.

@@ -67,19 +67,23 @@ class Objective(torch.nn.Module):
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:
         out = self.model.encode(graph)
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
-        u, p = out.pooled[rows].split(len(users))
+        gathered = out.rows(out.pooled, rows)
+        u, p = gathered.split(len(users))
         neg = None
         if self.sampler is not None:
             neg = self.sampler(users, items, out, generator)
         loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items,
                          out=out, graph=graph, generator=generator)
-        sq = out.ego[rows].pow(2).sum()
+        ego = gathered if out.ego_is_pooled else out.rows(out.ego, rows)
+        sq = ego.pow(2).sum()
         if neg is not None:
             sq = sq + neg.ego.pow(2).sum()
         reg = self.reg_weight * 0.5 * sq / len(users)
         stats = {"loss": loss.detach(), "reg": reg.detach()}
         if neg is not None and neg.hardness is not None:
             stats["hardness"] = torch.nanmean(neg.hardness.float())
+        if neg is not None and neg.uniform_hardness is not None:
+            stats["hardness_uniform"] = torch.nanmean(neg.uniform_hardness.float())
         return loss + reg, stats
 
 

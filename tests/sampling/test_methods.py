@@ -134,49 +134,69 @@ def test_pdns_mixing_equals_dns_with_soft_bpr(model, mix):
     assert ga.abs().sum() > 0
 
 
-def mixgcf_reference(out, users, pos, cand, a, pool, layerwise):
-    """Per example and layer, in Python loops."""
-    B, K, M = cand.shape
+def small_complement_graph():
+    """User 0 has every item but 8..11; users 1, 2 a few items. With 64
+    candidates, all four non-positives of user 0 are drawn (but for a chance
+    of 4 * (3/4)^64)."""
+    u = [0] * 8 + [1, 1, 2, 2]
+    i = list(range(8)) + [8, 9, 10, 11]
+    return RecGraph(torch.tensor(u), torch.tensor(i), 3, 12)
+
+
+def solve_mix(out, pool, emb, pos, best):
+    """Least-squares a_l with emb = pool(a_l p_l + (1 - a_l) n_l): the
+    synthetic negative's coefficients, given the picks ``best`` per layer;
+    returns (a, residual)."""
     L1 = len(out.layers)
     U = out.num_users
-    result = torch.zeros(B, K, out.pooled.size(1))
-    for b in range(B):
-        for k in range(K):
-            picked = []
-            for layer in range(L1):
-                e_pos = out.layers[layer][U + pos[b]]
-                q = out.layers[layer][users[b]] if layerwise else out.pooled[users[b]]
-                best, best_s = None, -float("inf")
-                for m in range(M):
-                    mixed = a[b, k, m, layer, 0] * e_pos + (1 - a[b, k, m, layer, 0]) * \
-                        out.layers[layer][U + cand[b, k, m]]
-                    s = float(q @ mixed)
-                    if s > best_s:
-                        best, best_s = mixed, s
-                picked.append(best)
-            result[b, k] = pool(torch.stack(picked))
-    return result
+    p = torch.stack([out.layers[layer][U + pos] for layer in range(L1)])  # (L+1, D)
+    n = torch.stack([out.layers[layer][U + int(best[layer])] for layer in range(L1)])
+    cols = []
+    for layer in range(L1):
+        diff = torch.zeros_like(p)
+        diff[layer] = p[layer] - n[layer]
+        cols.append(pool(diff))
+    A = torch.stack(cols, 1).double()
+    rhs = (emb - pool(n)).double()
+    a = torch.linalg.lstsq(A, rhs.unsqueeze(1)).solution.squeeze(1)
+    return a, float((A @ a - rhs).abs().max())
 
 
 @pytest.mark.parametrize("model", ["lightgcn", "ngcf", "mf"])
-def test_mixgcf_equals_a_per_example_reference(model):
-    g = random_graph(5, 12, 0.3, seed=6)
+def test_mixgcf_picks_the_best_unmixed_candidate_at_every_layer(model):
+    # MixGCF draws one a^(l) per example and layer, shared by its candidates,
+    # so each layer's pick is the candidate with the highest *unmixed* score
+    # q . e_m^(l); a coefficient per candidate breaks this
+    g = small_complement_graph()
     torch.manual_seed(1)
-    enc = {"lightgcn": LightGCN(5, 12, embedding_dim=4, num_layers=2),
-           "ngcf": NGCF(5, 12, embedding_dim=4, layer_sizes=[4, 4], mess_dropout=0.0),
-           "mf": MF(5, 12, embedding_dim=4)}[model].eval()
+    enc = {"lightgcn": LightGCN(3, 12, embedding_dim=8, num_layers=2),
+           "ngcf": NGCF(3, 12, embedding_dim=8, layer_sizes=[8, 8], mess_dropout=0.0),
+           "mf": MF(3, 12, embedding_dim=8)}[model].eval()
+    with torch.no_grad():  # positives score well: a per-candidate a would then chase large a
+        enc.embedding.weight[3:11] += 2 * enc.embedding.weight[0]
     out = enc.encode(g)
-    users, pos = batch(g)
-    users, pos = users[::7], pos[::7]
-    s = MixGCF(num_candidates=5, num_negatives=2).bind(g)
-    neg = s(users, pos, out, torch.Generator().manual_seed(2))
-    gen = torch.Generator().manual_seed(2)  # replay the sampler's draws
-    cand = s.candidates(users, 5, gen)
-    a = torch.rand((len(users), 2, 5, len(out.layers), 1), generator=gen)
-    with torch.no_grad():
-        want = mixgcf_reference(out, users, pos, cand, a, enc.pool, model == "ngcf")
-    assert torch.allclose(neg.emb.detach(), want, atol=1e-6)
-    assert neg.items is None
+    users = torch.zeros(40, dtype=torch.long)
+    pos = torch.arange(40) % 8
+    neg = MixGCF(num_candidates=64).bind(g)(users, pos, out, torch.Generator().manual_seed(2))
+    L1 = len(out.layers)
+    layerwise = model == "ngcf"
+    complement = torch.arange(8, 12)
+    best = []
+    for layer in range(L1):
+        q = out.layers[layer][0] if layerwise else out.pooled[0]
+        best.append(complement[(out.layers[layer][3 + complement] @ q).argmax()])
+    for b in range(len(users)):
+        a, residual = solve_mix(out, enc.pool, neg.emb[b].detach(), int(pos[b]), best)
+        assert residual < 1e-4 and bool(((a >= -1e-4) & (a <= 1 + 1e-4)).all()), (b, a)
+        want_ego = a[0] * out.layers[0][3 + pos[b]] + (1 - a[0]) * out.layers[0][3 + best[0]]
+        assert torch.allclose(neg.ego[b].detach().double(), want_ego.double(), atol=1e-5)
+    # on this data a per-candidate coefficient does pick other candidates (the test can tell)
+    gen = torch.Generator().manual_seed(3)
+    s_pos = out.pooled[0] @ out.pooled[3 + pos[0]]
+    s_n = out.pooled[3 + complement] @ out.pooled[0]
+    a_m = torch.rand(1000, 4, generator=gen)
+    wrong = (a_m * s_pos + (1 - a_m) * s_n).argmax(1)
+    assert (complement[wrong] != best[0]).any()
 
 
 def test_pns_is_proportional_to_degree_power_over_non_positives():
