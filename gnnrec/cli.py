@@ -13,6 +13,7 @@ from gnnrec.losses import LOSSES
 from gnnrec.nn import MODELS
 from gnnrec.registry import default_of, describe_options, first_line
 from gnnrec.metrics.protocol import EvalProtocol
+from gnnrec.nn.scorers import SCORERS
 from gnnrec.sampling import SAMPLERS
 from gnnrec.spec import DEFAULT_SAMPLER
 from gnnrec.train.batching import BATCHINGS
@@ -240,62 +241,98 @@ def _spec_default(role):
     return getattr(RunSpec(), role).name
 
 
+SPEC_KEYS = ("config", "model", "sampler", "loss", "dim", "layers", "model_opt", "sampler_opt",
+             "loss_opt", "epochs", "batch_size", "lr", "reg", "batching", "seed", "ks", "metric",
+             "patience", "eval_every")
+
+
+def spec_options(f):
+    r"""The options that make a run spec (and the data options), shared by
+    ``train`` and ``tune``."""
+    opts = [
+        click.option("--config", "config", type=click.Path(), default=None,
+                     help="Start from a run spec (a run's config.json, a tuner's best.json); "
+                          "other options given here change it."),
+        click.option("--model", type=Registry(MODELS, "model"), default=None,
+                     help=f"Encoder. [default: {_spec_default('model')}]"),
+        click.option("--sampler", type=Registry(SAMPLERS, "sampler"), default=None, cls=Help,
+                     help=lambda: "Negative sampler for losses with explicit negatives (see "
+                                  f"--list-options); in-batch losses ({in_batch_names()}) take "
+                                  f"none. [default: {DEFAULT_SAMPLER}]"),
+        click.option("--loss", type=Registry(LOSSES, "loss"), default=None,
+                     help=f"Training loss. [default: {_spec_default('loss')}]"),
+        click.option("--dim", type=int, default=None,
+                     help="Embedding size (model option embedding_dim). "
+                          f"[default: {default_of(MODELS['lightgcn'], 'embedding_dim')}]"),
+        click.option("--layers", type=int, default=None,
+                     help="Propagation layers (LightGCN num_layers; NGCF layer_sizes = dim x "
+                          f"layers). [default: {default_of(MODELS['lightgcn'], 'num_layers')}]"),
+        click.option("--model-opt", multiple=True, metavar="KEY=VALUE",
+                     help="Other encoder option, repeatable (see --list-options)."),
+        click.option("--sampler-opt", multiple=True, metavar="KEY=VALUE",
+                     help="Sampler option, repeatable (see --list-options)."),
+        click.option("--loss-opt", multiple=True, metavar="KEY=VALUE", cls=Help,
+                     help=lambda: "Loss option, repeatable (see --list-options). A loss's "
+                                  f"scorer ({', '.join(SCORERS)}) becomes the model's: "
+                                  "evaluation, recommend and export rank with it."),
+        click.option("--epochs", type=int, default=None,
+                     help="Maximum epochs (early stopping may end sooner). "
+                          f"[default: {default_of(Trainer, 'epochs')}]"),
+        click.option("--batch-size", type=int, default=None, help="Interactions per step. "
+                     f"[default: {default_of(Trainer, 'batch_size')}]"),
+        click.option("--lr", type=float, default=None,
+                     help=f"Adam learning rate. [default: {default_of(Trainer, 'lr')}]"),
+        click.option("--reg", "reg", type=float, default=None,
+                     help="L2 weight on the batch's ego embeddings, lambda/2 * sum ||e0||^2 / B "
+                          "(the LightGCN authors' form). "
+                          f"[default: {default_of(Objective, 'reg_weight')}]"),
+        click.option("--batching", type=click.Choice(list(BATCHINGS)), default=None,
+                     help="edges: an epoch is one pass over the training interactions; users: "
+                          "draw a user then one of its items |train| times (LightGCN's code). "
+                          f"[default: {default_of(Trainer, 'batching')}]"),
+        click.option("--seed", type=int, default=None, help="Seed of initialisation, batches "
+                     f"and negatives. [default: {default_of(Trainer, 'seed')}]"),
+        click.option("--ks", default=None, help="Comma-separated cut-offs K for "
+                     "Recall/NDCG/Precision/HitRate/MRR@K. "
+                     f"[default: {','.join(map(str, default_of(EvalProtocol, 'ks')))}]"),
+        click.option("--metric", default=None,
+                     help="Validation metric for model selection and early stopping, NAME@K. "
+                          "[default: recall@<first K>]"),
+        click.option("--patience", type=int, default=None,
+                     help="Stop after this many evaluations without improvement; 0 never "
+                          f"stops. [default: {default_of(EarlyStopping, 'patience')}]"),
+        click.option("--eval-every", "eval_every", type=int, default=None,
+                     help="Evaluate on validation every N epochs. "
+                          f"[default: {default_of(Evaluate, 'every')}]"),
+    ]
+    f = dataset_options(f)
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def build_spec(kwargs: Dict, config: Optional[str] = None):
+    r"""The run spec of the command line: ``--config`` (or the defaults)
+    with every given option on top, validated. Pops the options it uses."""
+    from gnnrec.spec import RunSpec
+
+    o = {k: kwargs.pop(k) for k in SPEC_KEYS}
+    config = config or o["config"]
+    base = RunSpec.from_file(config) if config else RunSpec()
+    return base.override(
+        model=o["model"], sampler=o["sampler"], loss=o["loss"], model_options=o["model_opt"],
+        sampler_options=o["sampler_opt"], loss_options=o["loss_opt"], dim=o["dim"],
+        layers=o["layers"],
+        trainer=dict(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
+                     batching=o["batching"], seed=o["seed"]),
+        objective=dict(reg_weight=o["reg"]),
+        evaluation=dict(ks=None if o["ks"] is None else parse_ks(o["ks"]), metric=o["metric"],
+                        patience=o["patience"], eval_every=o["eval_every"]),
+        data=data_changes(kwargs)).validate()
+
+
 @cli.command(context_settings=CONTEXT)
-@dataset_options
-@click.option("--config", "config", type=click.Path(), default=None,
-              help="Start from a run spec (a run's config.json, a tuner's best.json); other "
-                   "options given here change it.")
-@click.option("--model", type=Registry(MODELS, "model"), default=None,
-              help=f"Encoder. [default: {_spec_default('model')}]")
-@click.option("--sampler", type=Registry(SAMPLERS, "sampler"), default=None, cls=Help,
-              help=lambda: "Negative sampler for losses with explicit negatives (see "
-                           f"--list-options); in-batch losses ({in_batch_names()}) take none. "
-                           f"[default: {DEFAULT_SAMPLER}]")
-@click.option("--loss", type=Registry(LOSSES, "loss"), default=None,
-              help=f"Training loss. [default: {_spec_default('loss')}]")
-@click.option("--dim", type=int, default=None,
-              help="Embedding size (model option embedding_dim). "
-                   f"[default: {default_of(MODELS['lightgcn'], 'embedding_dim')}]")
-@click.option("--layers", type=int, default=None,
-              help="Propagation layers (LightGCN num_layers; NGCF layer_sizes = dim x layers). "
-                   f"[default: {default_of(MODELS['lightgcn'], 'num_layers')}]")
-@click.option("--model-opt", multiple=True, metavar="KEY=VALUE",
-              help="Other encoder option, repeatable (see --list-options).")
-@click.option("--sampler-opt", multiple=True, metavar="KEY=VALUE",
-              help="Sampler option, repeatable (see --list-options).")
-@click.option("--loss-opt", multiple=True, metavar="KEY=VALUE",
-              help="Loss option, repeatable (see --list-options). A loss's scorer (dot, "
-                   "cosine, modulated) becomes the model's: evaluation, recommend and export "
-                   "rank with it.")
-@click.option("--epochs", type=int, default=None,
-              help="Maximum epochs (early stopping may end sooner). "
-                   f"[default: {default_of(Trainer, 'epochs')}]")
-@click.option("--batch-size", type=int, default=None,
-              help=f"Interactions per step. [default: {default_of(Trainer, 'batch_size')}]")
-@click.option("--lr", type=float, default=None,
-              help=f"Adam learning rate. [default: {default_of(Trainer, 'lr')}]")
-@click.option("--reg", "reg", type=float, default=None,
-              help="L2 weight on the batch's ego embeddings, lambda/2 * sum ||e0||^2 / B "
-                   "(the LightGCN authors' form). "
-                   f"[default: {default_of(Objective, 'reg_weight')}]")
-@click.option("--batching", type=click.Choice(list(BATCHINGS)), default=None,
-              help="edges: an epoch is one pass over the training interactions; users: draw "
-                   "a user then one of its items |train| times (LightGCN's code). "
-                   f"[default: {default_of(Trainer, 'batching')}]")
-@click.option("--seed", type=int, default=None, help="Seed of initialisation, batches and "
-              f"negatives. [default: {default_of(Trainer, 'seed')}]")
-@click.option("--ks", default=None, help="Comma-separated cut-offs K for "
-              "Recall/NDCG/Precision/HitRate/MRR@K. "
-              f"[default: {','.join(map(str, default_of(EvalProtocol, 'ks')))}]")
-@click.option("--metric", default=None,
-              help="Validation metric for model selection and early stopping, NAME@K. "
-                   "[default: recall@<first K>]")
-@click.option("--patience", type=int, default=None,
-              help="Stop after this many evaluations without improvement; 0 never stops. "
-                   f"[default: {default_of(EarlyStopping, 'patience')}]")
-@click.option("--eval-every", "eval_every", type=int, default=None,
-              help="Evaluate on validation every N epochs. "
-                   f"[default: {default_of(Evaluate, 'every')}]")
+@spec_options
 @click.option("--out", "run_dir", type=click.Path(), default=None,
               help="Run folder for config.json, last.pt, best.pt, log.jsonl, results.json. "
                    "[default: runs/<model>-<sampler>-<loss>]")
@@ -313,10 +350,8 @@ def _spec_default(role):
 @click.option("--help-sampler", is_flag=True,
               help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
-def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler_opt, loss_opt,
-          epochs, batch_size, lr, reg, batching, seed, ks, metric, patience, eval_every,
-          run_dir, resume, overwrite, device, progress, list_options, help_sampler,
-          **data_kwargs):
+def train(session, run_dir, resume, overwrite, device, progress, list_options, help_sampler,
+          **kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
     The bundled 10-core Gowalla sample is used when no --dataset is given;
@@ -325,9 +360,8 @@ def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler
     compares the best epoch with a most-popular baseline on the test set.
     A model trained with a cosine or modulated scorer is evaluated with it.
     """
-    from gnnrec.run import resolve_device, train_run
     from gnnrec.metrics.protocol import format_report
-    from gnnrec.spec import RunSpec
+    from gnnrec.run import resolve_device, train_run
 
     if list_options:
         click.echo("models:\n" + component_help(MODELS, ENCODER_ARGS))
@@ -335,28 +369,20 @@ def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler
         click.echo("losses:\n" + component_help(LOSSES))
         return
     if help_sampler:
-        name = sampler or DEFAULT_SAMPLER
+        name = kwargs["sampler"] or DEFAULT_SAMPLER
+        loss = kwargs["loss"] or _spec_default("loss")
         click.echo("sampler " + component_help({name: SAMPLERS[name]}))
-        loss = loss or _spec_default("loss")
         click.echo("loss " + component_help({loss: LOSSES[loss]}))
         click.echo("set them with --sampler-opt KEY=VALUE / --loss-opt KEY=VALUE")
         return
+    config = None
     if resume:
         if run_dir is None:
             raise GnnrecError("--resume needs --out RUN (the run folder to continue)")
-        config = config or os.path.join(run_dir, "config.json")
+        config = kwargs["config"] or os.path.join(run_dir, "config.json")
         if not os.path.exists(config):
             raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
-    base = RunSpec.from_file(config) if config else RunSpec()
-    spec = base.override(
-        model=model, sampler=sampler, loss=loss, model_options=model_opt,
-        sampler_options=sampler_opt, loss_options=loss_opt, dim=dim, layers=layers,
-        trainer=dict(epochs=epochs, batch_size=batch_size, lr=lr, batching=batching, seed=seed),
-        objective=dict(reg_weight=reg),
-        evaluation=dict(ks=None if ks is None else parse_ks(ks), metric=metric,
-                        patience=patience, eval_every=eval_every),
-        data=data_changes(data_kwargs))
-    spec.validate()
+    spec = build_spec(kwargs, config)
     resolve_device(device)
     dataset = load(session, spec.data)
     run_dir = run_dir or os.path.join("runs", spec.label)
@@ -370,6 +396,65 @@ def train(session, config, model, sampler, loss, dim, layers, model_opt, sampler
         sys.exit(130)
     click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
     session.echo(f"run saved in {run_dir}")
+
+
+# --------------------------------------------------------------------------- tune
+
+@cli.command(context_settings=CONTEXT)
+@spec_options
+@click.option("--space", "space", multiple=True, metavar="NAME.KEY=RANGE",
+              help="A searched option, repeatable: NAME.KEY=LOW:HIGH (uniform; integers when "
+                   "both bounds are), NAME.KEY=LOW:HIGH:log, or NAME.KEY=A,B,C (values). NAME is "
+                   "the run's model, sampler or loss, or trainer / objective (e.g. "
+                   "ahns.beta=0.1:1.0, trainer.lr=1e-4:1e-2:log, dns.num_candidates=4,8,16).")
+@click.option("--trials", type=int, default=20, show_default=True,
+              help="Finished trials (completed or pruned) to run in all, counting those of an "
+                   "earlier, interrupted search in --out.")
+@click.option("--search", type=click.Choice(["tpe", "grid", "random"]), default="tpe",
+              show_default=True, help="Optuna sampler: TPE, grid (listed values only) or "
+                                      "random.")
+@click.option("--prune/--no-prune", default=True, show_default=True,
+              help="Stop a trial whose validation curve falls below the median of earlier "
+                   "trials at the same epoch (Optuna's MedianPruner, after 3 trials).")
+@click.option("--search-seed", type=int, default=0, show_default=True,
+              help="Seed of the search (the trials' own seed is --seed).")
+@click.option("--out", "out", type=click.Path(), required=True,
+              help="Study folder: study.db (resumable), trial-NNNN/ run folders, best.json "
+                   "(the winning spec, for train --config) and results.json.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
+@click.option("--progress/--no-progress", default=False, show_default=True,
+              help="Progress bar per epoch of each trial.")
+@click.pass_obj
+def tune(session, space, trials, search, prune, search_seed, out, device, progress, **kwargs):
+    r"""Search hyper-parameters on the validation split (Optuna).
+
+    Every trial trains an ordinary run folder from the spec given by the
+    other options with the trial's values, and scores its best validation
+    --metric; the study is an SQLite file in --out, so Ctrl-C and a rerun of
+    the same command resume it without repeating finished trials. Only the
+    chosen configuration is then evaluated on the test set.
+    """
+    from gnnrec.run import resolve_device
+    from gnnrec.tune import format_tune, parse_space, search_sampler
+    from gnnrec.tune import tune as run_tune
+
+    spec = build_spec(kwargs)
+    dims = parse_space(space, spec)
+    search_sampler(search, dims, search_seed)  # grid needs listed values
+    if trials < 1:
+        raise GnnrecError(f"trials must be >= 1, got {trials}", param="trials",
+                          detail=f"must be >= 1, got {trials}")
+    resolve_device(device)
+    dataset = load(session, spec.data)
+    try:
+        results = run_tune(spec, dims, dataset, out, trials, search=search, prune=prune,
+                           device=device, seed=search_seed, echo=click.echo,
+                           progress=session.progress(progress))
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: the study in {out} resumes with the same command", err=True)
+        sys.exit(130)
+    click.echo(format_tune(results))
+    session.echo(f"rerun the winner with: gnnrec train --config {out}/best.json")
 
 
 # --------------------------------------------------------------------------- show

@@ -5,7 +5,7 @@ This is what ``gnnrec train`` does, callable from Python.
 """
 import json
 import os
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable, List, Sequence
 
 import torch
 
@@ -15,6 +15,7 @@ from gnnrec.data.graph import RecGraph
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.metrics.protocol import split_sets
 from gnnrec.spec import RunSpec
+from gnnrec.train.trainer import Callback
 from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
                                     JsonLines, NonFiniteLoss, ProgressBar)
 
@@ -58,7 +59,8 @@ def spec_changes(saved: RunSpec, given: RunSpec) -> List[str]:
 def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "auto",
               resume: bool = False, overwrite: bool = False, progress: bool = False,
               echo: Callable[[str], None] = print,
-              resumable: Iterable[str] = RESUMABLE) -> Dict:
+              resumable: Iterable[str] = RESUMABLE, test: bool = True,
+              callbacks: Sequence[Callback] = ()) -> Dict:
     r"""Trains, selects the best epoch on validation, tests it.
 
     Args:
@@ -71,10 +73,15 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
             from the saved one only in ``resumable`` entries (changes are
             noted in the log).
         overwrite (bool): start afresh even if ``run_dir`` holds a run.
+        test (bool): evaluate the best epoch on the test splits at the end
+            (a tuner's trials do not: selection never sees test).
+        callbacks (sequence of Callback): more hooks, called after
+            evaluation and early stopping (e.g. a tuner's pruning).
 
     Returns:
-        dict of results (test metrics of the best epoch, MostPop baseline,
-        popularity groups).
+        dict of results: the best epoch and its validation metric
+        (``best_val``), and with ``test`` the test metrics of the best epoch,
+        the MostPop baseline and the popularity groups.
     """
     spec.validate()
     dev = resolve_device(device)
@@ -117,7 +124,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     spec.write(os.path.join(run_dir, "config.json"), notes=dataset.notes)
 
     ev = spec.evaluation
-    callbacks = [NonFiniteLoss()]
+    extra, callbacks = list(callbacks), [NonFiniteLoss()]
     if objective.sampler is not None:
         callbacks.append(EasyNegatives(echo))
     if progress:
@@ -132,7 +139,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
         echo("no validation split: no model selection, best.pt is the last epoch")
     checkpoint = Checkpoint(run_dir, {"spec": spec.to_dict(), "dataset_name": dataset.name})
     callbacks += [checkpoint, JsonLines(os.path.join(run_dir, "log.jsonl"), echo),
-                  Console(echo, keys)]
+                  Console(echo, keys)] + extra
     trainer = spec.trainer_for(objective, graph, callbacks)
     if ckpt is not None:
         trainer.load_state_dict(ckpt["trainer"])
@@ -145,9 +152,11 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     trainer.fit()
 
     best = read_checkpoint(checkpoint.best, map_location=dev)
-    objective.model.load_state_dict(best["state"])
-    results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"]}
-    results.update(protocol.report(objective.model))
+    results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"],
+               "metric": ev["metric"], "best_val": best["logs"].get(f"val/{ev['metric']}")}
+    if test:
+        objective.model.load_state_dict(best["state"])
+        results.update(protocol.report(objective.model))
     with open(os.path.join(run_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results

@@ -1,0 +1,121 @@
+"""gnnrec tune: a resumable Optuna study of ordinary runs, selected on
+validation, tested once."""
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+import gnnrec.tune
+from gnnrec.cli import cli
+from gnnrec.metrics.protocol import EvalProtocol
+from gnnrec.spec import RunSpec
+from tests.test_cli import make_data, one_line_error
+
+TUNE = ["--sampler", "dns", "--space", "dns.num_candidates=2,4,8", "--space",
+        "trainer.lr=0.001:0.05:log", "--epochs", "2", "--dim", "8", "--layers", "1",
+        "--batch-size", "64", "--device", "cpu", "--no-progress"]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return make_data(str(tmp_path / "d"))[0]
+
+
+def tune(data_dir, out, *extra):
+    return CliRunner().invoke(cli, ["tune", "--dataset", data_dir, "--out", out, *TUNE, *extra])
+
+
+def test_tune_writes_a_study_of_runs_and_the_winner(data_dir, tmp_path):
+    out = str(tmp_path / "study")
+    r = tune(data_dir, out, "--trials", "3")
+    assert r.exit_code == 0, r.output
+    assert "best of 3 trials" in r.output and "the chosen configuration only" in r.output
+    assert os.path.exists(os.path.join(out, "study.db"))
+    assert sorted(x for x in os.listdir(out) if x.startswith("trial-")) == [
+        "trial-0000", "trial-0001", "trial-0002"]
+    results = json.load(open(os.path.join(out, "results.json")))
+    best = RunSpec.from_file(os.path.join(out, "best.json")).validate()
+    assert best.sampler.options["num_candidates"] == results["best"]["dns.num_candidates"]
+    r = CliRunner().invoke(cli, ["train", "--config", os.path.join(out, "best.json"), "--out",
+                                 str(tmp_path / "again"), "--device", "cpu", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["show", os.path.join(out, "trial-0001")])  # ordinary runs
+    assert r.exit_code == 0 and "dns(num_candidates=" in r.output
+
+
+def test_an_interrupted_search_resumes_without_repeating_finished_trials(data_dir, tmp_path,
+                                                                         monkeypatch):
+    out = str(tmp_path / "study")
+    calls, interrupt = [], [2]
+    real = gnnrec.tune.train_run
+
+    def flaky(spec, *args, **kwargs):
+        calls.append((spec.sampler.options["num_candidates"], spec.trainer["lr"]))
+        if len(calls) == interrupt[0]:
+            interrupt[0] = -1
+            raise KeyboardInterrupt  # Ctrl-C during the second trial, once
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(gnnrec.tune, "train_run", flaky)
+    r = tune(data_dir, out, "--trials", "3")
+    assert r.exit_code == 130 and "resumes with the same command" in r.output
+    first, interrupted = calls
+    calls.clear()
+    r = tune(data_dir, out, "--trials", "3")
+    assert r.exit_code == 0, r.output
+    assert "resuming" in r.output and "1 of 3 trials finished" in r.output
+    assert calls[0] == interrupted  # the interrupted trial runs again, first
+    assert len(calls) == 2 and first not in calls  # the finished one is not repeated
+    assert json.load(open(os.path.join(out, "results.json")))["finished"] == 3
+
+
+def test_test_metrics_are_read_only_after_the_best_trial_is_chosen(data_dir, tmp_path,
+                                                                   monkeypatch):
+    events = []
+    real_eval = EvalProtocol.evaluate
+    real_run = gnnrec.tune.train_run
+
+    def evaluate(self, scorer, fold, *args, **kwargs):
+        events.append(f"evaluate {fold}")
+        return real_eval(self, scorer, fold, *args, **kwargs)
+
+    def run(*args, **kwargs):
+        events.append("trial")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(EvalProtocol, "evaluate", evaluate)
+    monkeypatch.setattr(gnnrec.tune, "train_run", run)
+    r = tune(data_dir, str(tmp_path / "study"), "--trials", "3")
+    assert r.exit_code == 0, r.output
+    tests = [k for k, e in enumerate(events) if e.startswith("evaluate test")]
+    last_trial = max(k for k, e in enumerate(events) if e == "trial")
+    assert tests and min(tests) > last_trial
+    assert "evaluate val" in events[:last_trial + 2]
+
+
+@pytest.mark.parametrize("space,needle", [
+    ("dns.gamma=1:2", "dns has no option 'gamma'"),
+    ("dns.num_candidates=8:2", "empty range"),
+    ("trainer.lr=a:b", "bound 'a' is not a number"),
+    ("ahns.beta=0.1:1.0", "ahns is not this run's model, sampler, loss"),
+    ("dns.num_candidates=0,4", "num_candidates=0"),
+    ("dns", "expected NAME.KEY"),
+])
+def test_bad_search_spaces_fail_before_reading_data(tmp_path, space, needle):
+    r = CliRunner().invoke(cli, ["tune", "--sampler", "dns", "--space", space, "--out",
+                                 str(tmp_path / "s"), "--dataset", str(tmp_path / "nope")])
+    line = one_line_error(r)
+    assert line.startswith("Error: --space") and needle in line
+    assert not os.path.exists(tmp_path / "s")
+
+
+def test_trials_zero_and_a_study_made_for_other_options(data_dir, tmp_path):
+    r = CliRunner().invoke(cli, ["tune", "--sampler", "dns", "--space", "dns.top=1,2",
+                                 "--trials", "0", "--out", str(tmp_path / "s")])
+    assert "--trials must be >= 1" in one_line_error(r)
+    out = str(tmp_path / "study")
+    assert tune(data_dir, out, "--trials", "1").exit_code == 0
+    r = CliRunner().invoke(cli, ["tune", "--dataset", data_dir, "--out", out, *TUNE,
+                                 "--trials", "2", "--loss", "softbpr"])
+    assert "made for another model, sampler, loss or options" in one_line_error(r)
