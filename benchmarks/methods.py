@@ -1,0 +1,321 @@
+"""Do the seed methods deliver? Tuned on validation, run with several seeds,
+tested at the best validation epoch (issue 9's experiment).
+
+    python benchmarks/methods.py tune --data ../shared/data/gowalla \
+        --out benchmarks/results/methods
+    python benchmarks/methods.py run  --data ../shared/data/gowalla \
+        --out benchmarks/results/methods --datasets g20-resplit --encoders lightgcn \
+        --seeds 0,1,2          # start it twice: two workers share the plan
+    python benchmarks/methods.py summarize --out benchmarks/results/methods --target 0.18
+
+``tune`` searches each method's own hyper-parameters (the grids in METHODS,
+within each paper's grid) with ``gnnrec tune`` (grid search, median pruning)
+on one dataset / encoder / seed, at the budget in TUNE_BUDGET, and writes
+``tuned/<method>.json``. ``run`` trains every (dataset, encoder, method, seed) with
+the tuned values, evaluating validation *and* test every few epochs (test is
+recorded for the curves and the epochs-to-target, never used to select);
+each run is one JSON file written after every evaluation, so an interrupted
+plan resumes where it stopped, and several worker processes share a plan
+through lock files. ``summarize`` prints reST tables: test Recall@20 /
+NDCG@20 at the best validation epoch (mean +- std over seeds), the epochs
+and seconds to a test Recall@20 target, per-epoch seconds and the median
+negative hardness.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+
+from gnnrec.data import RecGraph, load_dataset  # noqa: E402
+from gnnrec.data.loading import DataSpec  # noqa: E402
+from gnnrec.metrics import split_sets  # noqa: E402
+from gnnrec.spec import Component, RunSpec  # noqa: E402
+from gnnrec.train.callbacks import EarlyStopping, Evaluate  # noqa: E402
+from gnnrec.train.trainer import Callback  # noqa: E402
+
+#: name -> data options (the path is --data); re-splits use their own seed (1)
+DATASETS = {
+    "g20-given": {"k_core": 20, "split": "given", "val_frac": 0.1},
+    "g20-resplit": {"k_core": 20, "split": "random", "test_frac": 0.2, "val_frac": 0.1,
+                    "seed": 1},
+    "g30-dense": {"k_core": 30, "split": "random", "test_frac": 0.2, "val_frac": 0.1, "seed": 1},
+}
+#: name -> (sampler, loss, fixed options, searched space). Grids inside each paper's own.
+METHODS = {
+    "rns": (Component("rns"), Component("bpr"), {}, []),
+    "dns": (Component("dns"), Component("bpr"), {}, ["dns.num_candidates=8,16,32"]),
+    "mixgcf": (Component("mixgcf"), Component("bpr"), {}, ["mixgcf.num_candidates=8,16,32"]),
+    "pdns": (Component("pdns"), Component("bpr"), {}, ["pdns.mix=0.8,0.9,0.95"]),
+    "ahns": (Component("ahns"), Component("bpr"), {},
+             ["ahns.alpha=0.1,0.5,1.0", "ahns.beta=0.1,0.5,1.0"]),
+    "ssm": (None, Component("ssm"), {}, ["ssm.tau=0.1,0.2,0.5"]),
+    "ssm-logq": (None, Component("ssm", {"logq": True}), {}, ["ssm.tau=0.1,0.2,0.5"]),
+    "ssm-sampled": (Component("rns", {"num_negatives": 64}), Component("ssm", {"in_batch": False}),
+                    {}, ["ssm.tau=0.1,0.2,0.5"]),
+    "dcl": (None, Component("dcl"), {}, ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
+    "hdccf": (None, Component("hdccf"), {}, ["hdccf.tau=0.1,0.2"]),
+    "popdcl": (None, Component("popdcl"), {}, ["popdcl.tau=0.1,0.2,0.5"]),
+}
+PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
+#: (epochs, eval every, patience in evaluations) for pairwise samplers and contrastive losses
+BUDGET = {"pairwise": (150, 5, 6), "contrastive": (60, 2, 6)}
+TUNE_BUDGET = {"pairwise": (40, 5), "contrastive": (20, 2)}
+
+
+def kind(method):
+    return "pairwise" if method in PAIRWISE else "contrastive"
+
+
+def data_spec(args, name):
+    return DataSpec(path=args.data, **DATASETS[name])
+
+
+def base_spec(args, dataset, encoder, method, seed, tuned=None, budget=None):
+    sampler, loss, fixed, _ = METHODS[method]
+    epochs, every, patience = budget or BUDGET[kind(method)]
+    spec = RunSpec(model=Component(encoder, {"embedding_dim": 64}),
+                   sampler=None if sampler is None else Component(sampler.name,
+                                                                  dict(sampler.options)),
+                   loss=Component(loss.name, dict(loss.options)),
+                   trainer={"epochs": epochs, "batch_size": 2048, "lr": 1e-3, "seed": seed},
+                   objective={"reg_weight": 1e-4},
+                   evaluation={"ks": [20], "patience": patience, "eval_every": every},
+                   data=data_spec(args, dataset), layers=None if encoder == "mf" else 3)
+    for path, value in (tuned or {}).items():
+        spec.set_option(path, value)
+    return spec.validate()
+
+
+# --------------------------------------------------------------------------- tune
+
+def cmd_tune(args):
+    from gnnrec.tune import parse_space, tune
+
+    os.makedirs(os.path.join(args.out, "tuned"), exist_ok=True)
+    ds = load_dataset(data_spec(args, args.dataset))
+    for method in args.methods.split(","):
+        space = METHODS[method][3]
+        path = os.path.join(args.out, "tuned", f"{method}.json")
+        if not space or os.path.exists(path):
+            continue
+        epochs, every = TUNE_BUDGET[kind(method)]
+        spec = base_spec(args, args.dataset, args.encoder, method, 0,
+                         budget=(epochs, every, 0))
+        dims = parse_space(space, spec)
+        trials = 1
+        for d in dims:
+            trials *= len(d.choices)
+        out = os.path.join(args.out, "tune", f"{args.dataset}-{args.encoder}-{method}")
+        print(f"tuning {method}: {trials} trials of {epochs} epochs", flush=True)
+        res = tune(spec, dims, ds, out, trials, search="grid", prune=True, device="cpu",
+                   echo=lambda m: print(m, flush=True))
+        tuned = {"params": res["best"], "val": res["best_val"],
+                 "trials": [{k: t[k] for k in ("params", "state", "value")}
+                            for t in res["trials"]],
+                 "budget": {"epochs": epochs, "eval_every": every},
+                 "tuned_on": {"dataset": args.dataset, "encoder": args.encoder, "seed": 0}}
+        with open(path + ".tmp", "w") as f:
+            json.dump(tuned, f, indent=2)
+        os.replace(path + ".tmp", path)
+
+
+# --------------------------------------------------------------------------- run
+
+class Record(Callback):
+    """Writes the run's records after every epoch (atomically)."""
+
+    def __init__(self, path, head):
+        self.path, self.head, self.records = path, head, []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        keep = ("epoch", "loss", "hardness", "hardness_uniform", "train_seconds",
+                "val/recall@20", "val/ndcg@20", "test/recall@20", "test/ndcg@20", "is_best")
+        self.records.append({k: logs[k] for k in keep if k in logs})
+        self.write(False)
+
+    def write(self, done):
+        with open(self.path + ".tmp", "w") as f:
+            json.dump({**self.head, "done": done, "records": self.records}, f)
+        os.replace(self.path + ".tmp", self.path)
+
+
+_DATA = {}
+
+
+def run_one(args, job, tuned, path):
+    dataset, encoder, method, seed = job
+    params = tuned.get(method, {}).get("params", {})
+    spec = base_spec(args, dataset, encoder, method, seed, params)
+    if dataset not in _DATA:
+        ds = load_dataset(spec.data)
+        _DATA[dataset] = (ds, RecGraph.from_dataset(ds), spec.protocol(split_sets(ds, "cpu")))
+    ds, graph, protocol = _DATA[dataset]
+    every = spec.evaluation["eval_every"]
+    head = {"job": {"dataset": dataset, "encoder": encoder, "method": method, "seed": seed},
+            "spec": spec.to_dict(), "tuned": params, "machine": platform.node(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "data": {"users": ds.num_users, "items": ds.num_items, "train": graph.num_edges,
+                     "notes": ds.notes}}
+    record = Record(path, head)
+    callbacks = [Evaluate(protocol, "val", every), Evaluate(protocol, "test", every),
+                 EarlyStopping("val/recall@20", patience=spec.evaluation["patience"]), record]
+    objective = spec.build(ds.num_users, ds.num_items)
+    spec.trainer_for(objective, graph, callbacks).fit()
+    record.write(True)
+
+
+def claim(path):
+    lock = path + ".lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(open(lock).read().strip() or 0)
+            os.kill(pid, 0)
+            return False  # a live worker has it
+        except (ValueError, ProcessLookupError, PermissionError):
+            os.unlink(lock)  # a worker that died: take it over
+            return claim(path)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def read_tuned(out):
+    """``{method: {"params": ...}}`` of every finished search."""
+    folder = os.path.join(out, "tuned")
+    if not os.path.isdir(folder):
+        return {}
+    return {name[:-5]: json.load(open(os.path.join(folder, name)))
+            for name in os.listdir(folder) if name.endswith(".json")}
+
+
+def cmd_run(args):
+    torch.set_num_threads(args.threads)
+    tuned = read_tuned(args.out)
+    runs = os.path.join(args.out, "runs")
+    os.makedirs(runs, exist_ok=True)
+    jobs = [(d, e, m, s) for d in args.datasets.split(",") for e in args.encoders.split(",")
+            for m in args.methods.split(",") for s in map(int, args.seeds.split(","))]
+    for job in jobs:
+        path = os.path.join(runs, "{}-{}-{}-s{}.json".format(*job))
+        if os.path.exists(path) and json.load(open(path)).get("done"):
+            continue
+        if not claim(path):
+            continue
+        try:
+            start = time.time()
+            print(f"{os.getpid()} {job}", flush=True)
+            run_one(args, job, tuned, path)
+            print(f"{os.getpid()} {job} done in {time.time() - start:.0f}s", flush=True)
+        finally:
+            os.unlink(path + ".lock")
+
+
+# --------------------------------------------------------------------------- summarize
+
+def summarize_run(d, target):
+    recs = d["records"]
+    evals = [r for r in recs if "val/recall@20" in r]
+    best = max(evals, key=lambda r: r["val/recall@20"])
+    secs = [r["train_seconds"] for r in recs]
+    hit = next((r for r in evals if r["test/recall@20"] >= target), None)
+    hard = [r["hardness"] for r in recs[len(recs) // 2:]
+            if r.get("hardness") is not None and r["hardness"] == r["hardness"]]
+    return {"test_r": best["test/recall@20"], "test_n": best["test/ndcg@20"],
+            "val_r": best["val/recall@20"], "best_epoch": best["epoch"],
+            "epochs_run": recs[-1]["epoch"], "sec_epoch": statistics.median(secs),
+            "epochs_to": hit["epoch"] if hit else None,
+            "sec_to": sum(r["train_seconds"] for r in recs if r["epoch"] <= hit["epoch"])
+            if hit else None,
+            "hardness": statistics.median(hard) if hard else None}
+
+
+def rst(header, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = "  ".join("=" * w for w in widths)
+    fmt = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line, fmt(header), line, *map(fmt, rows), line])
+
+
+def ms(values, digits=4):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} +- {statistics.stdev(values):.{digits}f}"
+
+
+def cmd_summarize(args):
+    runs = os.path.join(args.out, "runs")
+    groups = {}
+    for name in sorted(os.listdir(runs)):
+        if not name.endswith(".json"):
+            continue
+        d = json.load(open(os.path.join(runs, name)))
+        if not d.get("records") or not any("val/recall@20" in r for r in d["records"]):
+            continue
+        j = d["job"]
+        groups.setdefault((j["dataset"], j["encoder"]), {}).setdefault(j["method"], []).append(
+            (d, summarize_run(d, args.target)))
+    for (dataset, encoder), methods in groups.items():
+        print(f"\n{dataset}, {encoder}\n")
+        rows = []
+        base = None
+        for method in METHODS:
+            if method not in methods:
+                continue
+            got = [s for _, s in methods[method]]
+            done = sum(d["done"] for d, _ in methods[method])
+            sec = statistics.mean(s["sec_epoch"] for s in got)
+            base = sec if method == "rns" else base
+            reached = [s["epochs_to"] for s in got if s["epochs_to"] is not None]
+            rows.append([method, f"{len(got)} ({done} done)", ms([s["test_r"] for s in got]),
+                         ms([s["test_n"] for s in got]), ms([s["val_r"] for s in got]),
+                         ms([s["best_epoch"] for s in got], 0),
+                         f"{ms(reached, 0)} ({len(reached)}/{len(got)})",
+                         ms([s["sec_to"] for s in got], 0), f"{sec:.2f}",
+                         f"{sec / base:.2f}" if base else "-",
+                         ms([s["hardness"] for s in got], 2)])
+        print(rst(["method", "seeds", "test R@20 at best val", "test N@20", "val R@20",
+                   "best epoch", f"epochs to test R@20 {args.target}", "seconds to it",
+                   "s/epoch", "vs rns", "hardness"], rows))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("tune", "run", "summarize"):
+        s = sub.add_parser(name)
+        s.add_argument("--out", required=True, help="results folder")
+        if name != "summarize":
+            s.add_argument("--data", default=os.path.join("..", "shared", "data", "gowalla"),
+                           help="a LightGCN folder (Gowalla)")
+            s.add_argument("--methods", default=",".join(METHODS),
+                           help="comma-separated methods")
+    t = sub.choices["tune"]
+    t.add_argument("--dataset", default="g20-resplit", choices=list(DATASETS))
+    t.add_argument("--encoder", default="lightgcn")
+    r = sub.choices["run"]
+    r.add_argument("--datasets", default="g20-resplit")
+    r.add_argument("--encoders", default="lightgcn")
+    r.add_argument("--seeds", default="0,1,2")
+    r.add_argument("--threads", type=int, default=1, help="torch threads of this worker")
+    sub.choices["summarize"].add_argument("--target", type=float, default=0.18,
+                                          help="test Recall@20 to reach")
+    args = p.parse_args(argv)
+    {"tune": cmd_tune, "run": cmd_run, "summarize": cmd_summarize}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
