@@ -361,6 +361,7 @@ def train(session, run_dir, resume, overwrite, device, progress, list_options, h
     A model trained with a cosine or modulated scorer is evaluated with it.
     """
     from gnnrec.metrics.protocol import format_report
+    from gnnrec.outputs import RunFolderWriter
     from gnnrec.run import resolve_device, train_run
 
     if list_options:
@@ -384,12 +385,12 @@ def train(session, run_dir, resume, overwrite, device, progress, list_options, h
             raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
     spec = build_spec(kwargs, config)
     resolve_device(device)
-    dataset = load(session, spec.data)
     run_dir = run_dir or os.path.join("runs", spec.label)
+    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # before any data
+    dataset = load(session, spec.data)
     try:
-        results = train_run(spec, dataset, run_dir, device=device, resume=resume,
-                            overwrite=overwrite, progress=session.progress(progress),
-                            echo=session.echo)
+        results = train_run(spec, dataset, folder, device=device, resume=resume,
+                            progress=session.progress(progress), echo=session.echo)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
                    f"continue with: gnnrec train --out {run_dir} --resume", err=True)
@@ -549,37 +550,60 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
 @click.option("--user", "users", multiple=True, help="A user id as in your data; repeatable.")
 @click.option("--users-file", type=click.File(), default=None,
               help="A file of user ids, one per line.")
-@click.option("-k", "k", type=int, default=10, show_default=True, help="Items per user.")
+@click.option("-k", "k", type=int, default=10, show_default=True,
+              help="Items per user (fewer when the user has not that many unseen items).")
 @click.option("--include-seen", is_flag=True,
               help="Also recommend items the user has in training.")
+@click.option("--skip-unknown", is_flag=True,
+              help="Report user ids the model does not know and answer the others (without "
+                   "it, an unknown id is an error).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def recommend(session, checkpoint, users, users_file, k, include_seen, fmt, device):
+def recommend(session, checkpoint, users, users_file, k, include_seen, skip_unknown, fmt,
+              device):
     r"""Top-k items for users, in the user and item ids of your data.
 
     Items the user already has in training are left out unless
-    --include-seen is given.
+    --include-seen is given; a user then gets at most its number of unseen
+    items. User and item ids are printed with the type they have in the
+    data (numbers stay numbers in JSON).
     """
+    if k < 1:
+        raise GnnrecError(f"k must be >= 1, got {k}", param="k", detail=f"must be >= 1, got {k}")
     ids = list(users)
     if users_file is not None:
         ids += [ln.strip() for ln in users_file if ln.strip()]
     if not ids:
         raise GnnrecError("give users with --user ID (repeatable) or --users-file FILE")
     model = load_model(session, checkpoint, device)
-    items, scores = model.recommend(ids, k=k, exclude_seen=not include_seen)
+    known = model.known_users(ids)
+    if not all(known) and not skip_unknown:
+        bad = [u for u, ok in zip(ids, known) if not ok]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise GnnrecError(f"unknown user {bad[0]}{more}; --skip-unknown answers the known ones")
+    items, scores = model.recommend(ids, k=k, exclude_seen=not include_seen, skip_unknown=True)
+    index = model.users.find(ids)
+    canon = [_py(model.users[i]) if i >= 0 else u for u, i in zip(ids, index)]
+    for u, ok in zip(ids, known):
+        if not ok:
+            session.echo(f"unknown user {u}: skipped")
+    for u, it, ok in zip(canon, items, known):
+        if ok and len(it) < k:
+            session.echo(f"user {u}: only {len(it)} item(s) it has not seen")
+    rows = [(u, it, sc) for u, it, sc, ok in zip(canon, items, scores, known) if ok]
     if fmt == "json":
         click.echo(json.dumps([{"user": u, "items": [_py(x) for x in it],
                                 "scores": [round(float(s), 6) for s in sc]}
-                               for u, it, sc in zip(ids, items, scores)], indent=2))
+                               for u, it, sc in rows], indent=2))
     elif fmt == "csv":
         click.echo("user,rank,item,score")
-        for u, it, sc in zip(ids, items, scores):
+        for u, it, sc in rows:
             for r, (x, s) in enumerate(zip(it, sc), 1):
                 click.echo(f"{u},{r},{x},{s:.6f}")
     else:
-        for u, it in zip(ids, items):
+        for u, it, _ in rows:
             click.echo(f"{u}: {' '.join(str(x) for x in it)}")
 
 
@@ -592,20 +616,29 @@ def _py(x):
 @cli.command(context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @click.argument("output", type=click.Path())
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def export(session, checkpoint, output, device):
+def export(session, checkpoint, output, overwrite, device):
     r"""Write user and item embeddings with their id maps.
 
     OUTPUT ending in .pt writes one file: a dict with user_emb, item_emb,
     user_ids, item_ids (torch.load). OUTPUT ending in .npy writes
     <stem>.users.npy, <stem>.items.npy, <stem>.user_ids.npy and
-    <stem>.item_ids.npy (row k of the embeddings is the k-th id).
+    <stem>.item_ids.npy (row k of the embeddings is the k-th id). Existing
+    files are left alone unless --overwrite; the checkpoint is never
+    written over.
     """
+    from gnnrec.outputs import check_targets
+
     if not output.endswith((".pt", ".npy")):
         raise GnnrecError(f"{output}: export to a .pt or .npy path")
+    stem = output[:-4]
+    targets = [output] if output.endswith(".pt") else [
+        f"{stem}.{k}.npy" for k in ("users", "items", "user_ids", "item_ids")]
+    check_targets(targets, overwrite, inputs=[checkpoint])  # before loading anything
     model = load_model(session, checkpoint, device)
-    written = model.export(output)
+    written = model.export(output, overwrite=overwrite, inputs=[checkpoint])
     for key, path in written.items():
         click.echo(f"{key}: {path}")
 
@@ -618,15 +651,22 @@ def export(session, checkpoint, output, device):
 @click.option("--save", type=click.Path(), default=None,
               help="Also write the split as a LightGCN folder (train.txt, val.txt, test.txt "
                    "over contiguous ids, plus user_list.txt / item_list.txt mapping them to "
-                   "the original ids).")
+                   "the original ids). Existing files are left alone unless --overwrite; the "
+                   "input's own files never.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files in --save.")
 @click.pass_obj
-def data(session, as_json, save, **data_kwargs):
+def data(session, as_json, save, overwrite, **data_kwargs):
     r"""Inspect (and optionally prepare) a dataset: sizes, density, split
     sizes and degree quantiles of the training graph."""
-    from gnnrec.data.loading import DataSpec, load_dataset
-    from gnnrec.data.writers import write_lightgcn
+    from gnnrec.data.loading import DataSpec, input_files, load_dataset
+    from gnnrec.data.writers import lightgcn_files, write_lightgcn
+    from gnnrec.outputs import check_folder, check_targets
 
-    ds = load_dataset(DataSpec(**data_changes(data_kwargs)))
+    spec = DataSpec(**data_changes(data_kwargs))
+    if save:  # refused before any data is read
+        check_folder(save, "--save folder")
+        check_targets(lightgcn_files(save), overwrite, inputs=input_files(spec))
+    ds = load_dataset(spec)
     st = ds.stats()
     if as_json:
         click.echo(json.dumps(st, indent=2))
@@ -643,7 +683,7 @@ def data(session, as_json, save, **data_kwargs):
         for note in st["notes"]:
             click.echo(f"note          {note}")
     if save:
-        for path in write_lightgcn(ds, save):
+        for path in write_lightgcn(ds, save, overwrite=overwrite, inputs=input_files(spec)):
             session.echo(f"wrote {path}")
 
 

@@ -5,15 +5,13 @@ borrows its scorer), evaluation (:meth:`RecModel.score_all`), checkpoints
 (:meth:`RecModel.checkpoint` / :meth:`RecModel.from_checkpoint`) and the
 one-line reload :func:`gnnrec.load`.
 """
-import os
-import tempfile
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from gnnrec.checkpoint import atomic_save, read_checkpoint
+from gnnrec.checkpoint import read_checkpoint
 from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
 from gnnrec.data.graph import RecGraph
 from gnnrec.data.interactions import IdMap
@@ -21,6 +19,7 @@ from gnnrec.errors import GnnrecError, option_error
 from gnnrec.nn import MODELS
 from gnnrec.nn.base import Encoder, EncoderOutput
 from gnnrec.nn.scorers import SCORERS, Scorer, make_scorer
+from gnnrec.outputs import write_files
 from gnnrec.registry import resolve
 
 
@@ -169,24 +168,52 @@ class RecModel(torch.nn.Module):
         return torch.as_tensor(self.users.index_of(list(user_ids), "user"), device=self.device)
 
     @torch.no_grad()
-    def recommend(self, user_ids: Sequence, k: int = 10,
-                  exclude_seen: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    def recommend(self, user_ids: Sequence, k: int = 10, exclude_seen: bool = True,
+                  skip_unknown: bool = False) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         r"""Top-``k`` items for users given by their *original* ids.
 
+        Args:
+            user_ids (sequence): the users, as in the data.
+            k (int, optional): items per user. (default: :obj:`10`)
+            exclude_seen (bool, optional): leave out the user's training
+                items; a user then gets at most as many items as it has not
+                seen. (default: :obj:`True`)
+            skip_unknown (bool, optional): give an unknown user no items
+                instead of raising. (default: :obj:`False`)
+
         Returns:
-            ``(items, scores)``: ``(B, k)`` original item ids and their
-            scores, best first.
+            ``(items, scores)``: per user, in the order given, an array of at
+            most ``k`` original item ids, best first, and one of their
+            scores.
         """
         if k < 1:
             raise option_error("k", f"must be >= 1, got {k}")
-        index = self.user_index(user_ids)
+        ids = list(user_ids)
+        known = self.known_users(ids) if skip_unknown else [True] * len(ids)
+        index = self.user_index([u for u, ok in zip(ids, known) if ok])
         scores = self.score_all(index).float()
+        counts = torch.full((len(index),), self.num_items, device=scores.device)
         if exclude_seen:
             row, item = self._graph().positives.items_of(index)
             scores[row, item] = -torch.inf
-        k = min(k, self.num_items)
-        top = torch.topk(scores, k, dim=1)
-        return self.items[top.indices.cpu().numpy()], top.values.cpu().numpy()
+            counts -= self._graph().positives.degree[index]
+        top = torch.topk(scores, min(k, self.num_items), dim=1)
+        order, values = top.indices.cpu().numpy(), top.values.cpu().numpy()
+        items_out, scores_out, answered = [], [], iter(range(len(index)))
+        for ok in known:
+            if not ok:
+                items_out.append(self.items.original[:0])
+                scores_out.append(np.zeros(0, np.float32))
+                continue
+            r = next(answered)
+            n = min(k, int(counts[r]))
+            items_out.append(self.items[order[r, :n]])
+            scores_out.append(values[r, :n])
+        return items_out, scores_out
+
+    def known_users(self, user_ids: Sequence) -> List[bool]:
+        """Whether each original user id is one of the model's users."""
+        return (self.users.find(list(user_ids)) >= 0).tolist()
 
     def to_hetero(self, data=None):
         r"""Attaches the embeddings as ``x`` of the ``user`` and ``item`` node
@@ -209,26 +236,29 @@ class RecModel(torch.nn.Module):
         data[ITEM].x = item_emb.cpu()
         return data
 
-    def export(self, path: str) -> Dict[str, str]:
+    def export(self, path: str, overwrite: bool = False, inputs: Sequence[str] = ()
+               ) -> Dict[str, str]:
         r"""Writes embeddings and id maps: ``.pt`` (one dict), or ``.npy``
         (``<stem>.users.npy``, ``<stem>.items.npy`` and the id maps as
-        ``<stem>.user_ids.npy`` / ``<stem>.item_ids.npy``). Returns the
-        paths written."""
+        ``<stem>.user_ids.npy`` / ``<stem>.item_ids.npy``), all or nothing.
+        Existing files are refused unless ``overwrite``, and ``inputs`` (e.g.
+        the checkpoint read) are never written over. Returns the paths
+        written."""
         user_emb, item_emb = (t.cpu() for t in self.embeddings())
         if path.endswith(".pt"):
-            atomic_save({"user_emb": user_emb, "item_emb": item_emb,
-                         "user_ids": self.users.original.tolist(),
-                         "item_ids": self.items.original.tolist(),
-                         "model": self.spec(), "epoch": self.meta.get("epoch")}, path)
+            payload = {"user_emb": user_emb, "item_emb": item_emb,
+                       "user_ids": self.users.original.tolist(),
+                       "item_ids": self.items.original.tolist(),
+                       "model": self.spec(), "epoch": self.meta.get("epoch")}
+            write_files({path: lambda f: torch.save(payload, f)}, overwrite, inputs)
             return {"embeddings": path}
         if path.endswith(".npy"):
             stem = path[:-4]
-            out = {"users": f"{stem}.users.npy", "items": f"{stem}.items.npy",
-                   "user_ids": f"{stem}.user_ids.npy", "item_ids": f"{stem}.item_ids.npy"}
             arrays = {"users": user_emb.numpy(), "items": item_emb.numpy(),
                       "user_ids": self.users.original, "item_ids": self.items.original}
-            for key, p in out.items():
-                _atomic_npy(arrays[key], p)
+            out = {key: f"{stem}.{key}.npy" for key in arrays}
+            write_files({out[key]: (lambda f, a=a: np.save(f, a, allow_pickle=False))
+                         for key, a in arrays.items()}, overwrite, inputs)
             return out
         raise GnnrecError(f"{path}: export to .pt or .npy")
 
@@ -299,16 +329,3 @@ def _upgrade_v1(ckpt: Dict) -> Dict:
     out.update(model={**ckpt["model_spec"], "scorer": scorer["name"]}, state=state,
                epoch=model.get("epoch"), version=2)
     return out
-
-
-def _atomic_npy(array: np.ndarray, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -3,7 +3,6 @@ validation, test the best epoch.
 
 This is what ``gnnrec train`` does, callable from Python.
 """
-import json
 import os
 from typing import Callable, Dict, Iterable, List, Sequence
 
@@ -14,6 +13,7 @@ from gnnrec.data.dataset import RecDataset
 from gnnrec.data.graph import RecGraph
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.metrics.protocol import split_sets
+from gnnrec.outputs import RunFolderWriter, atomic_write_json
 from gnnrec.spec import RunSpec
 from gnnrec.train.trainer import Callback
 from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
@@ -21,7 +21,6 @@ from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNega
 
 #: spec entries a resumed run may change (``section.key``)
 RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
-RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -56,7 +55,17 @@ def spec_changes(saved: RunSpec, given: RunSpec) -> List[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "auto",
+class _Commit(Callback):
+    """Swaps a staged run into place once its first epoch is on disk."""
+
+    def __init__(self, folder: RunFolderWriter):
+        self.folder = folder
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.folder.commit()
+
+
+def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
               resume: bool = False, overwrite: bool = False, progress: bool = False,
               echo: Callable[[str], None] = print,
               resumable: Iterable[str] = RESUMABLE, test: bool = True,
@@ -66,8 +75,10 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     Args:
         spec (RunSpec): the run (validated here).
         dataset (RecDataset): the split data ``spec.data`` describes.
-        run_dir (str): where ``config.json``, ``last.pt``, ``best.pt``,
-            ``log.jsonl`` and ``results.json`` go.
+        run_dir (str or RunFolderWriter): where ``config.json``, ``last.pt``,
+            ``best.pt``, ``log.jsonl`` and ``results.json`` go (see
+            :class:`~gnnrec.outputs.RunFolderWriter` for what is refused and
+            how ``overwrite`` swaps a new run in).
         device (str): ``auto``, ``cpu`` or ``cuda``.
         resume (bool): continue ``run_dir/last.pt``; ``spec`` may differ
             from the saved one only in ``resumable`` entries (changes are
@@ -85,6 +96,9 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     """
     spec.validate()
     dev = resolve_device(device)
+    folder = run_dir if isinstance(run_dir, RunFolderWriter) else RunFolderWriter(
+        run_dir, resume=resume, overwrite=overwrite)
+    run_dir = folder.final
     last = os.path.join(run_dir, "last.pt")
     ckpt = None
     if resume:
@@ -106,22 +120,16 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
                               f"{', '.join(refused)} (may change: {', '.join(resumable)})")
         for key in changed:
             echo(f"note: resuming with {key} changed")
-    elif os.path.exists(last) and not overwrite:
-        raise GnnrecError(f"{run_dir} already holds a run; pass --resume to continue it, "
-                          "--overwrite to replace it, or another --out")
 
     protocol = spec.protocol(split_sets(dataset, dev))
     objective = spec.build(dataset.num_users, dataset.num_items, dev,
                            users=dataset.users, items=dataset.items)
     graph = RecGraph.from_dataset(dataset, dev)
+    if objective.sampler is not None:
+        _check_negatives_exist(graph, dataset)
 
-    if not resume:
-        if overwrite and os.path.isdir(run_dir):
-            for name in RUN_FILES:
-                if os.path.exists(os.path.join(run_dir, name)):
-                    os.unlink(os.path.join(run_dir, name))
-        os.makedirs(run_dir, exist_ok=True)
-    spec.write(os.path.join(run_dir, "config.json"), notes=dataset.notes)
+    folder.begin()
+    spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
 
     ev = spec.evaluation
     extra, callbacks = list(callbacks), [NonFiniteLoss()]
@@ -137,19 +145,30 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
                                           if f"{m}@{ev['ks'][0]}" != ev["metric"]]
     else:
         echo("no validation split: no model selection, best.pt is the last epoch")
-    checkpoint = Checkpoint(run_dir, {"spec": spec.to_dict(), "dataset_name": dataset.name})
-    callbacks += [checkpoint, JsonLines(os.path.join(run_dir, "log.jsonl"), echo),
-                  Console(echo, keys)] + extra
+    checkpoint = Checkpoint(folder, {"spec": spec.to_dict(), "dataset_name": dataset.name})
+    # the log line first: a kill between the two leaves a log ahead of last.pt, which a
+    # resume trims, never a checkpoint ahead of the log
+    callbacks += [JsonLines(lambda: os.path.join(folder.path, "log.jsonl"), echo), checkpoint,
+                  _Commit(folder), Console(echo, keys)] + extra
     trainer = spec.trainer_for(objective, graph, callbacks)
     if ckpt is not None:
         trainer.load_state_dict(ckpt["trainer"])
         for group in trainer.optimizer.param_groups:  # a changed lr applies from here on
             group["lr"] = spec.trainer["lr"]
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")
-    elif not os.path.exists(last):
+    else:
         checkpoint.write_start(trainer)
 
-    trainer.fit()
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        if folder.staged:  # the old run stays until the new one has an epoch
+            folder.abort()
+        raise
+    except BaseException:
+        if trainer.epoch == 0 and ckpt is None:  # a failed start leaves nothing behind
+            folder.abort()
+        raise
 
     best = read_checkpoint(checkpoint.best, map_location=dev)
     results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"],
@@ -157,6 +176,19 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir: str, device: str = "a
     if test:
         objective.model.load_state_dict(best["state"])
         results.update(protocol.report(objective.model))
-    with open(os.path.join(run_dir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    atomic_write_json(os.path.join(run_dir, "results.json"), results)
     return results
+
+
+def _check_negatives_exist(graph, dataset) -> None:
+    """A user with every item as a positive has no negative to sample."""
+    full = (graph.user_degree >= graph.num_items).nonzero().flatten()
+    if len(full):
+        user = dataset.users[int(full[0])]
+        raise GnnrecError(f"{len(full)} user(s) interacted with every item (first: user "
+                          f"{_py(user)!r}), so no negative exists for them; drop them or use an "
+                          "in-batch loss")
+
+
+def _py(x):
+    return x.item() if hasattr(x, "item") else x

@@ -55,12 +55,12 @@ def test_train_evaluate_recommend_export_data(runner, data_dir, tmp_path):
                             "--user", "107", "-k", "3", "--format", "json", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     recs = json.loads(r.output[r.output.index("["):])
-    assert [x["user"] for x in recs] == ["103", "107"]
+    assert [x["user"] for x in recs] == [103, 107]  # the data's id type
     _, train, test = make_data(str(tmp_path / "again"))
     known = {i for items in list(train.values()) + list(test.values()) for i in items}
     for x in recs:
         assert len(x["items"]) == 3 and set(x["items"]) <= known
-        assert set(x["items"]).isdisjoint(train[int(x["user"])])
+        assert set(x["items"]).isdisjoint(train[x["user"]])
 
     r = runner.invoke(cli, ["export", os.path.join(out, "best.pt"), str(tmp_path / "emb.npy"),
                             "--device", "cpu"])

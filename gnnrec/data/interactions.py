@@ -31,30 +31,38 @@ class IdMap:
     def identity(cls, n: int) -> "IdMap":
         return cls(np.arange(n, dtype=np.int64))
 
-    def index_of(self, ids, what: str = "id") -> np.ndarray:
-        r"""Maps original ids to indices; raises :class:`GnnrecError` naming
-        the first unknown id. Ids given as strings are matched against integer
-        maps after conversion, so ``"42"`` finds user ``42``."""
+    def find(self, ids) -> np.ndarray:
+        r"""Indices of original ids, ``-1`` for an unknown one. Ids given as
+        strings are matched against integer maps after conversion, so
+        ``"42"`` finds user ``42``."""
         ids = np.asarray(ids)
         if self.original.dtype.kind in "iu" and ids.dtype.kind not in "iu":
-            try:
-                ids = ids.astype(np.int64)
-            except ValueError:
-                bad = next(x for x in ids.tolist() if not _is_int(x))
-                raise GnnrecError(f"unknown {what} {bad!r}") from None
+            flat = ids.ravel().tolist()
+            ok = np.array([_is_int(x) for x in flat], bool).reshape(ids.shape)
+            ids = np.array([int(x) if good else -1 for x, good in zip(flat, ok.ravel())],
+                           np.int64).reshape(ids.shape)
         elif self.original.dtype.kind not in "iu":
+            ok = np.ones(ids.shape, bool)
             ids = ids.astype(str)
+        else:
+            ok = np.ones(ids.shape, bool)
         if self._order is None:
             self._order = np.argsort(self.original, kind="stable")
         sorted_ids = self.original[self._order]
-        pos = np.searchsorted(sorted_ids, ids)
-        pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
-        found = len(sorted_ids) > 0
-        ok = sorted_ids[pos] == ids if found else np.zeros(ids.shape, bool)
-        if not np.all(ok):
-            bad = ids[~ok].ravel()[0]
-            raise GnnrecError(f"unknown {what} {bad.item()!r}")
-        return self._order[pos]
+        if len(sorted_ids) == 0:
+            return np.full(ids.shape, -1, np.int64)
+        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
+        found = ok & (sorted_ids[pos] == ids)
+        return np.where(found, self._order[pos], -1)
+
+    def index_of(self, ids, what: str = "id") -> np.ndarray:
+        r"""Maps original ids to indices; raises :class:`GnnrecError` naming
+        the first unknown id."""
+        index = self.find(ids)
+        if np.any(index < 0):
+            bad = np.asarray(ids).ravel()[np.flatnonzero(index.ravel() < 0)[0]]
+            raise GnnrecError(f"unknown {what} {bad.item() if hasattr(bad, 'item') else bad!r}")
+        return index
 
     def __getitem__(self, index):
         return self.original[index]
@@ -97,6 +105,8 @@ class Interactions:
     items: IdMap
     timestamp: Optional[np.ndarray] = None
     fold: Optional[np.ndarray] = None
+    #: repeated (user, item) pairs dropped when the table was read
+    duplicates: int = 0
 
     TRAIN, VAL, TEST, TEST_BALANCED = 0, 1, 2, 3
 
@@ -134,7 +144,9 @@ class Interactions:
         out = cls(user.astype(np.int64).ravel(), item.astype(np.int64).ravel(), users, items,
                   None if timestamp is None else np.asarray(timestamp, np.float64),
                   None if fold is None else np.asarray(fold, np.int8))
-        return out.deduplicate()
+        kept = out.deduplicate()
+        kept.duplicates = len(out) - len(kept)
+        return kept
 
     def take(self, mask_or_index) -> "Interactions":
         """The rows selected by a boolean mask or an index array (same maps)."""

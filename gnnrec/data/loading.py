@@ -1,9 +1,10 @@
 """From a path and a few choices to a split :class:`RecDataset`."""
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from gnnrec.data import readers, splits
 from gnnrec.data.dataset import RecDataset, from_interactions
 from gnnrec.data.filters import k_core
 from gnnrec.data.interactions import Interactions
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import GnnrecError, option_error
 
 FORMATS = ("auto", "lightgcn", "movielens", "csv")
 SPLITS = ("auto", "given", "random", "temporal", "loo", "popbalanced")
@@ -76,17 +77,39 @@ class DataSpec:
 
     def __post_init__(self):
         if self.format not in FORMATS:
-            raise GnnrecError(f"unknown format {self.format!r}; choose from {', '.join(FORMATS)}")
+            raise option_error("format", f"{self.format!r} is unknown; choose from "
+                                         f"{', '.join(FORMATS)}")
         if self.split not in SPLITS:
-            raise GnnrecError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
-        if self.k_core < 0:
-            raise GnnrecError(f"--k-core must be >= 0, got {self.k_core}")
+            raise option_error("split", f"{self.split!r} is unknown; choose from "
+                                        f"{', '.join(SPLITS)}")
+        for name in ("k_core", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise option_error(name, f"must be an integer >= 0, got {value!r}")
+        for name in ("test_frac", "val_frac"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise option_error(name, f"must be in [0, 1), got {value!r}")
+        if self.split in ("random", "temporal") and self.test_frac + self.val_frac >= 1.0:
+            raise option_error("test_frac", f"plus val_frac must be < 1, got "
+                                            f"{self.test_frac} + {self.val_frac}")
+        if self.min_rating is not None and not math.isfinite(self.min_rating):
+            raise option_error("min_rating", f"must be a finite number, got {self.min_rating}")
         if self.path is not None:
             from gnnrec.data.download import KNOWN
 
             path = os.path.expanduser(str(self.path))
             if not (path in KNOWN and not os.path.exists(path)):
                 self.path = os.path.abspath(path)
+
+
+def input_files(spec: DataSpec) -> List[str]:
+    r"""The files reading ``spec`` opens (what no output may write over)."""
+    path = spec.path if spec.path is not None else str(bundled_path())
+    if os.path.isdir(path):
+        names = ("train.txt", "val.txt", "test.txt", "user_list.txt", "item_list.txt")
+        return [os.path.join(path, n) for n in names]
+    return [path]
 
 
 def _guess_format(path: str) -> str:
@@ -163,6 +186,9 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
     if len(inter) == 0:
         raise GnnrecError(f"{path}: no interactions")
     notes = []
+    if inter.duplicates:
+        notes.append(f"{inter.duplicates} repeated (user, item) interaction(s) dropped, the "
+                     "earliest (or first read) kept")
     if spec.k_core > 0:
         before = len(inter)
         inter = k_core(inter, spec.k_core)

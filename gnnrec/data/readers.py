@@ -6,12 +6,16 @@ into contiguous indices. Every format error names the file and the 1-based
 line, as a :class:`gnnrec.errors.GnnrecError`.
 """
 import csv
+import math
 import os
 from typing import Dict, Optional
 
 import numpy as np
 
 from gnnrec.errors import GnnrecError, data_error
+
+
+INT64_MAX = 2 ** 63 - 1
 
 
 def _open(path):
@@ -22,6 +26,32 @@ def _open(path):
     return open(path, encoding="utf-8", newline="")
 
 
+class _Lines:
+    r"""Numbered lines of a text file; a byte sequence that is not UTF-8 (a
+    binary file given as data) or a NUL byte is an error naming the line."""
+
+    def __init__(self, path, start: int = 1, rows=None):
+        self.path, self.lineno, self.rows = path, start - 1, rows
+
+    def __call__(self, f):
+        it = iter(f if self.rows is None else self.rows)
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise data_error(self.path, self.lineno + 1,
+                                 "not UTF-8 text (is it a binary file?)") from None
+            except csv.Error as e:
+                raise data_error(self.path, self.lineno + 1, f"unreadable CSV ({e})") from None
+            self.lineno += 1
+            if isinstance(item, str) and "\0" in item:
+                raise data_error(self.path, self.lineno, "contains a NUL byte (is it a binary "
+                                                         "file?)")
+            yield self.lineno, item
+
+
 def _int(token: str, path, lineno: int, what: str) -> int:
     try:
         value = int(token)
@@ -29,6 +59,8 @@ def _int(token: str, path, lineno: int, what: str) -> int:
         raise data_error(path, lineno, f"{what} {token!r} is not an integer") from None
     if value < 0:
         raise data_error(path, lineno, f"{what} {value} is negative")
+    if value > INT64_MAX:
+        raise data_error(path, lineno, f"{what} {value} is larger than 2**63 - 1")
     return value
 
 
@@ -45,7 +77,7 @@ def read_lightgcn(path) -> Dict[str, np.ndarray]:
     """
     users, items, listed = [], [], []
     with _open(path) as f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in _Lines(path)(f):
             tokens = line.split()
             if not tokens:
                 continue
@@ -57,8 +89,9 @@ def read_lightgcn(path) -> Dict[str, np.ndarray]:
                 for t in tokens[1:]:
                     _int(t, path, lineno, "item id")
                 raise  # pragma: no cover - _int raised above
-            if row and min(row) < 0:
-                _int(str(min(row)), path, lineno, "item id")
+            if row and (min(row) < 0 or max(row) > INT64_MAX):
+                for t in tokens[1:]:
+                    _int(t, path, lineno, "item id")
             users.extend([u] * len(row))
             items.extend(row)
     return {"user": np.asarray(users, np.int64), "item": np.asarray(items, np.int64),
@@ -81,7 +114,7 @@ def read_movielens(path, min_rating: Optional[float] = None) -> Dict[str, np.nda
     users, items, ratings, times = [], [], [], []
     sep = None
     with _open(path) as f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in _Lines(path)(f):
             line = line.strip()
             if not line:
                 continue
@@ -111,9 +144,12 @@ def read_movielens(path, min_rating: Optional[float] = None) -> Dict[str, np.nda
 
 def _float(token: str, path, lineno: int, what: str) -> float:
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         raise data_error(path, lineno, f"{what} {token!r} is not a number") from None
+    if not math.isfinite(value):
+        raise data_error(path, lineno, f"{what} {token!r} is not a finite number")
+    return value
 
 
 def read_csv(path, user_col: str = "user", item_col: str = "item",
@@ -140,7 +176,12 @@ def read_csv(path, user_col: str = "user", item_col: str = "item",
     if min_rating is not None and rating_col is None:
         raise GnnrecError("a rating threshold needs the rating column to be named")
     with _open(path) as f:
-        header_line = f.readline()
+        try:
+            header_line = f.readline()
+        except UnicodeDecodeError:
+            raise data_error(path, 1, "not UTF-8 text (is it a binary file?)") from None
+        if "\0" in header_line:
+            raise data_error(path, 1, "contains a NUL byte (is it a binary file?)")
         if not header_line.strip():
             raise data_error(path, 1, "empty file: expected a header row naming the columns")
         if sep is None:
@@ -162,7 +203,7 @@ def read_csv(path, user_col: str = "user", item_col: str = "item",
             index[key] = header.index(col)
         width = max(index.values()) + 1
         out = {k: [] for k in index}
-        for lineno, row in enumerate(csv.reader(f, delimiter=sep), 2):
+        for lineno, row in _Lines(path, 2, csv.reader(f, delimiter=sep))(f):
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) < width:

@@ -164,14 +164,19 @@ class Checkpoint(Callback):
     leaves a half-written checkpoint.
 
     Args:
-        run_dir (str): the run's folder.
+        run_dir (str or folder): the run's folder (or an object whose
+            ``path`` is it, read at every write: a staged run moves).
         extra (dict, optional): entries stored in every checkpoint beside the
             model (the run spec, the data source).
     """
 
-    def __init__(self, run_dir: str, extra: Optional[Dict] = None):
-        self.run_dir, self.extra = run_dir, dict(extra or {})
+    def __init__(self, run_dir, extra: Optional[Dict] = None):
+        self.folder, self.extra = run_dir, dict(extra or {})
         self._static = None
+
+    @property
+    def run_dir(self) -> str:
+        return getattr(self.folder, "path", self.folder)
 
     @property
     def last(self) -> str:
@@ -225,12 +230,17 @@ class JsonLines(Callback):
     (written after the last checkpoint) and a line cut by a kill are dropped.
 
     Args:
-        path (str): the log file.
+        path (str or callable): the log file (or a function returning it: a
+            staged run moves).
         echo (callable, optional): where to say that lines were dropped.
     """
 
-    def __init__(self, path: str, echo: Callable[[str], None] = lambda m: None):
-        self.path, self.echo = path, echo
+    def __init__(self, path, echo: Callable[[str], None] = lambda m: None):
+        self._path, self.echo = path, echo
+
+    @property
+    def path(self) -> str:
+        return self._path() if callable(self._path) else self._path
 
     def on_fit_start(self, trainer):
         records, torn = read_log(self.path)

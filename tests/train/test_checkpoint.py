@@ -34,13 +34,25 @@ def test_recommend_speaks_original_ids_and_skips_seen(trained):
     ds, path, train = trained
     model = gnnrec.load(path)
     items, scores = model.recommend([1003, "1007"], k=5)
-    assert items.shape == (2, 5)
+    assert [len(x) for x in items] == [5, 5]
     assert set(items[0].tolist()).isdisjoint(train[1003])
     assert set(items[1].tolist()).isdisjoint(train[1007])
-    assert all(int(i) in ds.items.original for i in items.ravel())
-    assert np.all(np.diff(scores, axis=1) <= 0)
+    assert all(int(i) in ds.items.original for row in items for i in row)
+    assert all(np.all(np.diff(s) <= 0) for s in scores)
     with pytest.raises(GnnrecError, match="unknown user 42"):
         model.recommend([42])
+
+
+def test_recommend_returns_at_most_the_unseen_items_and_can_skip_unknown_users(trained):
+    ds, path, train = trained
+    model = gnnrec.load(path)
+    items, scores = model.recommend([1003, 42, 1007], k=1000, skip_unknown=True)
+    index = model.user_index([1003])
+    seen = set(model.items[model.graph.positives.items_of(index)[1].numpy()].tolist())
+    assert len(items[0]) == ds.num_items - len(seen) and len(items[1]) == 0
+    assert np.isfinite(scores[0]).all() and set(items[0].tolist()).isdisjoint(seen)
+    everything, _ = model.recommend([1003], k=1000, exclude_seen=False)
+    assert len(everything[0]) == ds.num_items
 
 
 def test_checkpoint_from_other_data_is_refused(trained, tmp_path):

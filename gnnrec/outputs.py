@@ -1,0 +1,183 @@
+"""Where gnnrec writes, one rule for all of it: check first, never replace
+what gnnrec did not make in this run (unless told), never write onto an
+input, and leave nothing half-written behind."""
+import json
+import os
+import shutil
+import tempfile
+from typing import BinaryIO, Callable, Dict, Iterable, List
+
+from gnnrec.errors import GnnrecError
+
+#: what a run folder holds
+RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json")
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_folder(path: str, what: str = "output folder") -> None:
+    r"""Raises :class:`GnnrecError` unless ``path`` is (or can be created
+    as) a writable folder: a file in its place, or a parent that cannot be
+    written, is found before any data is read."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise GnnrecError(f"{path}: is a file; the {what} must be a folder")
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(os.path.abspath(probe))
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise GnnrecError(f"{path}: {probe} is a file, so the {what} cannot be created")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise GnnrecError(f"{path}: {probe} is not writable")
+
+
+def check_targets(paths: Iterable[str], overwrite: bool = False,
+                  inputs: Iterable[str] = (), flag: str = "--overwrite") -> None:
+    r"""Raises :class:`GnnrecError` when one of the files gnnrec is about to
+    write already exists (without ``overwrite``), is one of ``inputs`` (ever:
+    an output never replaces what it is made from), or cannot be written."""
+    inputs = [p for p in inputs if p and os.path.exists(p)]
+    for path in paths:
+        for source in inputs:
+            if os.path.exists(path) and _same(path, source) or os.path.abspath(path) == \
+                    os.path.abspath(source):
+                raise GnnrecError(f"{path}: is the input this command reads; write elsewhere")
+        if os.path.isdir(path):
+            raise GnnrecError(f"{path}: is a folder")
+        if os.path.exists(path) and not overwrite:
+            raise GnnrecError(f"{path}: already exists; pass {flag} to replace it")
+        check_folder(os.path.dirname(os.path.abspath(path)) or ".", "folder of " + path)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    r"""Writes text to a temporary file beside ``path``, then renames it:
+    readers see the old file or the new one; the temporary file is removed on
+    every exit path; the file gets the user's umask."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, _umask_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_json(path: str, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+class RunFolderWriter:
+    r"""The folder a training run writes into, made safe.
+
+    * A new run in a folder that already holds one is refused (resume it, or
+      pass ``overwrite``), and so is a folder holding files gnnrec does not
+      write.
+    * With ``overwrite`` the new run is written *beside* the old one
+      (``<folder>.new``) and swapped in (:meth:`commit`) only once its first
+      epoch has completed; until then the old run is untouched.
+    * A start that fails before the first epoch completes removes what it
+      wrote (:meth:`abort`), so it does not block the next attempt; an
+      interrupted one (Ctrl-C) is kept, resumable from epoch 0.
+
+    Args:
+        path (str): the run folder.
+        resume (bool): continue the run in ``path``.
+        overwrite (bool): replace the run in ``path``.
+    """
+
+    def __init__(self, path: str, resume: bool = False, overwrite: bool = False):
+        self.final, self.resume, self.overwrite = path, resume, overwrite
+        check_folder(path, "run folder")
+        self.created = not os.path.exists(path)
+        self.staged = False
+        if resume:
+            self.path = path
+            return
+        present = set(os.listdir(path)) if os.path.isdir(path) else set()
+        ours = present & set(RUN_FILES)
+        foreign = sorted(p for p in present - set(RUN_FILES) if not p.startswith(".tmp-"))
+        if ours and "last.pt" in present and not overwrite:
+            raise GnnrecError(f"{path} already holds a run; pass --resume to continue it, "
+                              "--overwrite to replace it, or another --out")
+        if foreign and not overwrite:
+            raise GnnrecError(f"{path}: holds files gnnrec did not write ({', '.join(foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}); pick another --out")
+        if present and overwrite:
+            self.staged = True
+            self.path = path.rstrip("/") + ".new"
+            if os.path.exists(self.path):
+                shutil.rmtree(self.path)
+        else:
+            self.path = path  # empty or absent, or only a failed start's leftovers
+            for name in ours:
+                os.unlink(os.path.join(path, name))
+
+    def begin(self) -> None:
+        os.makedirs(self.path, exist_ok=True)
+
+    def commit(self) -> None:
+        r"""After the first completed epoch: a staged run replaces the old
+        one (moved aside, then deleted)."""
+        if not self.staged:
+            return
+        old = self.final.rstrip("/") + ".old"
+        if os.path.exists(old):
+            shutil.rmtree(old)
+        os.replace(self.final, old)
+        os.replace(self.path, self.final)
+        shutil.rmtree(old)
+        self.path, self.staged = self.final, False
+
+    def abort(self) -> None:
+        r"""After a failed start: remove what this run wrote."""
+        if self.resume:
+            return
+        if self.staged or self.created:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            for name in RUN_FILES:
+                p = os.path.join(self.path, name)
+                if os.path.exists(p):
+                    os.unlink(p)
+
+
+def write_files(targets: Dict[str, Callable[[BinaryIO], None]], overwrite: bool = False,
+                inputs: Iterable[str] = ()) -> List[str]:
+    r"""Writes several files all or nothing: :func:`check_targets` first,
+    then each writer fills a temporary file beside its target, and only when
+    all succeeded are they renamed into place (temporary files are removed on
+    every exit path). Returns the paths written."""
+    check_targets(targets, overwrite, inputs)
+    temps = {}
+    try:
+        for path, write in targets.items():
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            temps[path] = tmp
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            os.chmod(tmp, _umask_mode())
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return list(targets)
