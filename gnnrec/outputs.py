@@ -129,7 +129,12 @@ class RunFolderWriter:
                 os.unlink(os.path.join(path, name))
 
     def begin(self) -> None:
+        r"""Creates the folder; removes temporary files a killed write left
+        (a SIGKILL runs no cleanup; only this run writes here)."""
         os.makedirs(self.path, exist_ok=True)
+        for name in os.listdir(self.path):
+            if name.startswith(".tmp-"):
+                os.unlink(os.path.join(self.path, name))
 
     def commit(self) -> None:
         r"""After the first completed epoch: a staged run replaces the old
