@@ -1,23 +1,61 @@
-"""Per-epoch timing of model x sampler x loss combinations, in one run.
+"""Per-epoch timing of model x sampler x loss combinations, in one run, and
+where the time goes.
 
 Every combination gets its own model and optimiser on the same graph; epochs
 are timed round-robin (one epoch of each combination in turn, repeated), so
 drifts of a shared machine hit all of them alike, and the median is kept.
-Times are training only (no evaluation), device-synchronised.
+Each step's phases are charged separately: propagation forward (the
+encoder, and the gather of the batch's rows), sampling, loss (with the L2
+term), backward (the loss's and the propagation's), optimiser step; with a
+protocol, full-ranking evaluation is timed once per round too. Peak memory is
+the process's resident set on CPU (Linux: reset before each epoch) and
+``torch.cuda.max_memory_allocated`` on GPU.
 """
+import csv
+import io
+import json
+import resource
 import statistics
+import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.errors import option_error
+from gnnrec.errors import GnnrecError, option_error
 from gnnrec.spec import RunSpec
+from gnnrec.train.clock import PhaseClock
+
+PHASES = ("propagation", "sampling", "loss", "backward", "step")
+
+
+def _reset_peak(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: "5" resets the peak resident set size of this process
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_mb(device) -> float:
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
-          max_batches: Optional[int] = None,
-          echo: Callable[[str], None] = print) -> List[Dict]:
+          max_batches: Optional[int] = None, protocol=None, peer: Optional[str] = None,
+          peer_batches: int = 5, echo: Callable[[str], None] = print) -> List[Dict]:
     r"""Times every run spec (e.g. :meth:`RunSpec.grid`) on ``graph``.
 
     Args:
@@ -26,13 +64,20 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
             model and optimiser from its seed.
         epochs (int): timed rounds; the first round is a warm-up and is
             reported separately. (default: :obj:`3`)
-        max_batches (int, optional): time only this many batches per epoch.
+        max_batches (int, optional): time only this many batches per epoch
+            (the epoch figures are then for those batches).
+        protocol (EvalProtocol, optional): also time full-ranking evaluation
+            of the test split (validation when there is none) every round.
+        peer (str, optional): ``"pyg"`` also times PyG's own ``LightGCN``
+            trained as its example does, on the first LightGCN spec's
+            settings, for ``peer_batches`` batches, extrapolated to an epoch.
 
     Returns:
         one dict per combination: ``model``, ``sampler``, ``loss``,
-        ``seconds`` (median over rounds after the first), ``all_seconds``,
-        ``batches``, ``peak_mb`` (CUDA only) and ``ratio`` (to the first
-        combination of the same model).
+        ``seconds`` (median epoch over rounds after the first),
+        ``all_seconds``, ``batches``, ``phases`` (median seconds per epoch of
+        each phase), ``eval_seconds``, ``peak_mb``, ``interactions_per_s``
+        and ``ratio`` (to the first combination of the same model).
     """
     if epochs < 2:
         raise option_error("epochs", f"must be >= 2 (the first round is a warm-up), got {epochs}")
@@ -40,41 +85,146 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
     for spec in specs:
         objective = spec.build(graph.num_users, graph.num_items, graph.device)
         trainer = spec.trainer_for(objective, graph)
+        trainer.clock = PhaseClock(graph.device)
         combos.append({"model": spec.model.name,
                        "sampler": spec.sampler.name if spec.sampler else "in-batch",
-                       "loss": spec.loss.name, "trainer": trainer, "all_seconds": []})
-    cuda = graph.device.type == "cuda"
+                       "loss": spec.loss.name, "trainer": trainer, "all_seconds": [],
+                       "all_phases": [], "all_eval": [], "all_peak": [],
+                       "batch_size": spec.trainer["batch_size"]})
+    fold = None
+    if protocol is not None:
+        fold = "test" if protocol.has("test") else "val"
     for epoch in range(1, epochs + 1):
         for c in combos:
-            if cuda:
-                torch.cuda.reset_peak_memory_stats(graph.device)
-            logs = c["trainer"].train_epoch(epoch, max_batches=max_batches)
+            trainer = c["trainer"]
+            _reset_peak(graph.device)
+            logs = trainer.train_epoch(epoch, max_batches=max_batches)
+            c["all_peak"].append(_peak_mb(graph.device))
             c["all_seconds"].append(logs["train_seconds"])
+            c["all_phases"].append(trainer.clock.take())
             c["batches"] = logs["batches"]
-            if cuda:
-                c["peak_mb"] = torch.cuda.max_memory_allocated(graph.device) / 2 ** 20
-            echo(f"round {epoch}/{epochs}  {c['model']:<9}{c['sampler']:<9}{c['loss']:<8}"
-                 f"{logs['train_seconds']:8.3f}s")
+            line = (f"round {epoch}/{epochs}  {c['model']:<9}{c['sampler']:<9}{c['loss']:<8}"
+                    f"{logs['train_seconds']:8.3f}s")
+            if fold is not None:
+                start = time.perf_counter()
+                protocol.evaluate(trainer.objective.model, fold)
+                c["all_eval"].append(time.perf_counter() - start)
+                line += f"  eval {c['all_eval'][-1]:.3f}s"
+            echo(line)
     results = []
     for c in combos:
         c.pop("trainer")
-        c["seconds"] = statistics.median(c["all_seconds"][1:])
+        later = slice(1, None)
+        c["seconds"] = statistics.median(c["all_seconds"][later])
+        c["phases"] = {p: statistics.median(ph.get(p, 0.0) for ph in c["all_phases"][later])
+                       for p in PHASES}
+        c["eval_seconds"] = statistics.median(c["all_eval"][later]) if c["all_eval"] else None
+        c["peak_mb"] = max(c["all_peak"][later])
+        c["interactions_per_s"] = c["batches"] * c.pop("batch_size") / c["seconds"]
+        c.pop("all_phases")
         results.append(c)
     for c in results:
         base = next(r for r in results if r["model"] == c["model"])
         c["ratio"] = c["seconds"] / base["seconds"]
+    if peer == "pyg":
+        spec = next((s for s in specs if s.model.name == "lightgcn"), None)
+        if spec is None:
+            raise option_error("peer", "pyg times PyG's LightGCN: include lightgcn in the models")
+        results.append(pyg_peer(graph, spec, peer_batches, max_batches, echo))
+        base = next(r for r in results if r["model"] == "lightgcn")
+        results[-1]["ratio"] = results[-1]["seconds"] / base["seconds"]
     return results
 
 
+def pyg_peer(graph: RecGraph, spec: RunSpec, batches: int, max_batches: Optional[int],
+             echo: Callable[[str], None] = print) -> Dict:
+    r"""PyG's ``torch_geometric.nn.models.LightGCN`` trained as PyG's
+    ``examples/lightgcn.py`` does (homogeneous ``edge_index``, its
+    ``recommendation_loss``, Adam) with the spec's size, batch and uniform
+    negatives; ``batches`` steps timed after one warm-up step and
+    extrapolated to an epoch (``extrapolated`` says from how many)."""
+    from torch_geometric.nn.models import LightGCN as PyGLightGCN
+
+    U, dev = graph.num_users, graph.device
+    opts = spec.model.options
+    torch.manual_seed(spec.trainer["seed"])
+    model = PyGLightGCN(U + graph.num_items, opts["embedding_dim"], opts["num_layers"]).to(dev)
+    ei = torch.cat([torch.stack([graph.user, graph.item + U]),
+                    torch.stack([graph.item + U, graph.user])], 1)
+    opt = torch.optim.Adam(model.parameters(), lr=spec.trainer["lr"])
+    bs = spec.trainer["batch_size"]
+    gen = torch.Generator(device=dev).manual_seed(0)
+    per_epoch = -(-graph.num_edges // bs)
+    if max_batches is not None:
+        per_epoch = min(per_epoch, max_batches)
+    times = []
+    for step in range(batches + 1):
+        idx = torch.randint(graph.num_edges, (bs,), generator=gen, device=dev)
+        users, items = graph.user[idx], graph.item[idx]
+        negs = graph.positives.sample_complement(users, 1, gen).squeeze(1)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        start = time.perf_counter()
+        eli = torch.cat([torch.stack([users, items + U]), torch.stack([users, negs + U])], 1)
+        pos, neg = model(ei, eli).chunk(2)
+        loss = model.recommendation_loss(pos, neg, node_id=eli.unique(),
+                                         lambda_reg=spec.objective["reg_weight"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if step:  # the first step is a warm-up
+            times.append(time.perf_counter() - start)
+    seconds = statistics.median(times) * per_epoch
+    echo(f"peer pyg-lightgcn  {statistics.median(times):.3f}s a batch, x {per_epoch} batches")
+    return {"model": "lightgcn", "sampler": "rns", "loss": "bpr (PyG)", "peer": "pyg",
+            "seconds": seconds, "all_seconds": times, "batches": per_epoch,
+            "extrapolated": f"median of {batches} batches x {per_epoch}", "phases": None,
+            "eval_seconds": None, "peak_mb": _peak_mb(dev),
+            "interactions_per_s": bs / statistics.median(times)}
+
+
 def format_bench(results: List[Dict]) -> str:
-    """A text table of the timing results."""
-    cuda = any("peak_mb" in r for r in results)
-    head = f"{'model':<10}{'sampler':<10}{'loss':<9}{'s/epoch':>9}{'ratio':>8}{'batches':>9}"
-    rows = [head + (f"{'peak MB':>9}" if cuda else "")]
+    """A text table of the timing results: seconds per epoch, ratio, the
+    phases, evaluation, peak memory and throughput."""
+    evals = any(r.get("eval_seconds") is not None for r in results)
+    head = ["model", "sampler", "loss", "s/epoch", "ratio"] + [p[:5] for p in PHASES]
+    head += (["eval s"] if evals else []) + ["peak MB", "inter/s"]
+    rows = []
     for r in results:
-        line = (f"{r['model']:<10}{r['sampler']:<10}{r['loss']:<9}{r['seconds']:>9.3f}"
-                f"{r['ratio']:>8.2f}{r['batches']:>9}")
-        if cuda:
-            line += f"{r.get('peak_mb', 0):>9.0f}"
-        rows.append(line)
-    return "\n".join(rows)
+        ph = r.get("phases") or {}
+        row = [r["model"], r["sampler"], r["loss"], f"{r['seconds']:.3f}", f"{r['ratio']:.2f}"]
+        row += [f"{ph[p]:.3f}" if p in ph else "-" for p in PHASES]
+        if evals:
+            row.append("-" if r.get("eval_seconds") is None else f"{r['eval_seconds']:.3f}")
+        row += [f"{r['peak_mb']:.0f}", f"{r['interactions_per_s']:.0f}"]
+        rows.append(row)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in
+                       enumerate(zip(r, widths))) for r in [head] + rows]
+    notes = [f"  {r['loss']}: extrapolated, {r['extrapolated']}" for r in results
+             if r.get("extrapolated")]
+    return "\n".join(lines + ["(phases: seconds per epoch; propagation includes the batch's "
+                              "row gathers, backward the propagation's)"] + notes)
+
+
+def write_bench(results: List[Dict], path: str, device: str) -> None:
+    r"""``.json`` (everything) or ``.csv`` (one row per combination, phases
+    as columns), written atomically."""
+    from gnnrec.outputs import atomic_write_text
+
+    if path.endswith(".json"):
+        atomic_write_text(path, json.dumps({"device": device, "results": results}, indent=2))
+    elif path.endswith(".csv"):
+        buf = io.StringIO()
+        cols = ["model", "sampler", "loss", "seconds", "ratio"] + list(PHASES) + [
+            "eval_seconds", "peak_mb", "interactions_per_s", "batches", "extrapolated"]
+        w = csv.writer(buf)
+        w.writerow(cols)
+        for r in results:
+            ph = r.get("phases") or {}
+            w.writerow([ph.get(c, "") if c in PHASES else r.get(c, "") for c in cols])
+        atomic_write_text(path, buf.getvalue())
+    else:
+        raise GnnrecError(f"{path}: --output must end in .json or .csv")

@@ -720,22 +720,51 @@ def split_names(text: str, registry, what: str):
               help="Time only this many batches of each epoch (quick runs on big data).")
 @click.option("--batch-size", type=int, default=None,
               help=f"Interactions per step. [default: {default_of(Trainer, 'batch_size')}]")
+@click.option("--eval", "with_eval", is_flag=True,
+              help="Also time full-ranking evaluation of the test split (validation when the "
+                   "data has no test split) once per round.")
+@click.option("--peer", type=click.Choice(["pyg"]), default=None,
+              help="Also time PyG's own LightGCN trained as its example does, on the first "
+                   "LightGCN combination's settings: --peer-batches batches, extrapolated to "
+                   "an epoch and labelled so.")
+@click.option("--peer-batches", type=int, default=5, show_default=True,
+              help="Batches of the peer to time.")
+@click.option("--output", type=click.Path(), default=None,
+              help="Also write the results to FILE.json or FILE.csv (existing files are "
+                   "replaced only with --overwrite).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output file.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_obj
-def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_size, device,
-          as_json, **data_kwargs):
-    r"""Per-epoch training time of models x samplers x losses, in one run.
+def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_size, with_eval,
+          peer, peer_batches, output, overwrite, device, as_json, **data_kwargs):
+    r"""Per-epoch training time of models x samplers x losses, in one run,
+    and where it goes.
 
     Epochs of all combinations are timed round-robin on the same graph and
     device (so a busy machine slows them alike); the median of the rounds
     after the first is reported, with its ratio to the first combination of
-    the same model (first loss, first sampler). Nothing is evaluated or saved.
+    the same model (first loss, first sampler). Nothing is saved.
+
+    \b
+    Columns: s/epoch and ratio; the phases of a step, summed over the epoch:
+      propa  propagation forward (the encoder) and the batch's row gathers
+      sampl  the negative sampler (candidates, scoring, selection)
+      loss   the loss and the L2 term
+      backw  the backward pass (the loss's and the propagation's)
+      step   the optimiser step
+    eval s (with --eval): one full-ranking evaluation; peak MB: peak resident
+    memory of the process during the epoch on CPU (reset before each epoch on
+    Linux), torch.cuda.max_memory_allocated on GPU; inter/s: training
+    interactions per second. Phase times synchronise the GPU at every
+    boundary, which slows a GPU step a little.
     """
     from gnnrec.bench import bench as run_bench
-    from gnnrec.bench import format_bench
+    from gnnrec.bench import format_bench, write_bench
     from gnnrec.data.graph import RecGraph
     from gnnrec.data.loading import DataSpec
+    from gnnrec.metrics.protocol import EvalProtocol
+    from gnnrec.outputs import check_targets
     from gnnrec.registry import parse_named_options
     from gnnrec.run import resolve_device
     from gnnrec.spec import SKIP, RunSpec
@@ -746,18 +775,30 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
         raise GnnrecError(f"epochs must be >= 2 (the first round is a warm-up), got {epochs}",
                           param="epochs", detail=f"must be >= 2 (the first round is a warm-up), "
                                                  f"got {epochs}")
-    if max_batches is not None and max_batches < 1:
-        raise GnnrecError("max_batches must be >= 1", param="max_batches",
-                          detail=f"must be >= 1, got {max_batches}")
+    for name, value in (("max_batches", max_batches), ("peer_batches", peer_batches)):
+        if value is not None and value < 1:
+            raise GnnrecError(f"{name} must be >= 1", param=name, detail=f"must be >= 1, got "
+                                                                         f"{value}")
+    if output:
+        if not output.endswith((".json", ".csv")):
+            raise GnnrecError(f"{output}: --output must end in .json or .csv")
+        check_targets([output], overwrite)
     trainer = {"epochs": epochs} if batch_size is None else {"epochs": epochs,
                                                              "batch_size": batch_size}
-    specs = RunSpec.grid(split_names(models, MODELS, "model"),
-                         split_names(samplers, SAMPLERS, "sampler"),
+    model_names = split_names(models, MODELS, "model")
+    if peer and "lightgcn" not in model_names:
+        raise GnnrecError("--peer pyg times PyG's LightGCN: include lightgcn in --models")
+    specs = RunSpec.grid(model_names, split_names(samplers, SAMPLERS, "sampler"),
                          split_names(losses, LOSSES, "loss"), options, trainer=trainer)
     dev = resolve_device(device)
     dataset = load(session, DataSpec(**data_changes(data_kwargs)))
     graph = RecGraph.from_dataset(dataset, dev)
-    results = run_bench(graph, specs, epochs, max_batches, echo=session.echo)
+    protocol = EvalProtocol.from_dataset(dataset, dev) if with_eval else None
+    results = run_bench(graph, specs, epochs, max_batches, protocol=protocol, peer=peer,
+                        peer_batches=peer_batches, echo=session.echo)
+    if output:
+        write_bench(results, output, str(dev))
+        session.echo(f"wrote {output}")
     if as_json:
         click.echo(json.dumps({"device": str(dev), "results": results}, indent=2))
     else:

@@ -289,3 +289,30 @@ def test_config_reruns_a_run_exactly(runner, data_dir, tmp_path):
         open(os.path.join(b, "config.json")))
     logs = [[json.loads(x)["loss"] for x in open(os.path.join(d, "log.jsonl"))] for d in (a, b)]
     assert logs[0] == logs[1]
+
+
+def test_bench_explains_phases_memory_and_peer(runner, data_dir, tmp_path):
+    out_json, out_csv = str(tmp_path / "b.json"), str(tmp_path / "b.csv")
+    args = ["bench", "--dataset", data_dir, "--models", "lightgcn", "--samplers", "rns,dns",
+            "--losses", "bpr", "--epochs", "2", "--batch-size", "64", "--device", "cpu",
+            "--eval", "--peer", "pyg", "--peer-batches", "2"]
+    r = runner.invoke(cli, [*args, "--output", out_json])
+    assert r.exit_code == 0, r.output
+    header = next(ln for ln in r.stdout.splitlines() if ln.startswith("model"))
+    for col in ("s/epoch", "propa", "sampl", "loss", "backw", "step", "eval s", "peak MB",
+                "inter/s"):
+        assert col in header
+    assert "extrapolated" in r.stdout
+    res = json.load(open(out_json))["results"]
+    ours = [x for x in res if "peer" not in x]
+    assert {x["sampler"] for x in ours} == {"rns", "dns"}
+    for x in ours:
+        assert set(x["phases"]) == {"propagation", "sampling", "loss", "backward", "step"}
+        assert x["eval_seconds"] is not None and x["peak_mb"] > 0 and x["interactions_per_s"] > 0
+    assert [x["peer"] for x in res if "peer" in x] == ["pyg"]
+    r = runner.invoke(cli, [*args, "--output", out_json])
+    assert "already exists" in one_line_error(r)
+    r = runner.invoke(cli, [*args[:-4], "--output", out_csv])
+    assert r.exit_code == 0, r.output
+    rows = open(out_csv).read().splitlines()
+    assert rows[0].startswith("model,sampler,loss,seconds,ratio,propagation") and len(rows) == 3

@@ -50,6 +50,7 @@ class Objective(torch.nn.Module):
         check_compatible(model.encoder, sampler, loss)
         self.model, self.sampler, self.loss = model, sampler, loss
         self.reg_weight = float(reg_weight)
+        self.clock = None  # a PhaseClock while timed (gnnrec bench)
         loss.attach(model)
 
     @property
@@ -65,13 +66,16 @@ class Objective(torch.nn.Module):
 
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:
+        tick = self.clock or _no_clock
         out = self.model.encode(graph)
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
         gathered = out.rows(out.pooled, rows)
         u, p = gathered.split(len(users))
+        tick("propagation")
         neg = None
         if self.sampler is not None:
             neg = self.sampler(users, items, out, generator)
+            tick("sampling")
         loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items,
                          out=out, graph=graph, generator=generator)
         ego = gathered if out.ego_is_pooled else out.rows(out.ego, rows)
@@ -79,12 +83,17 @@ class Objective(torch.nn.Module):
         if neg is not None:
             sq = sq + neg.ego.pow(2).sum()
         reg = self.reg_weight * 0.5 * sq / len(users)
+        tick("loss")
         stats = {"loss": loss.detach(), "reg": reg.detach()}
         if neg is not None and neg.hardness is not None:
             stats["hardness"] = torch.nanmean(neg.hardness.float())
         if neg is not None and neg.uniform_hardness is not None:
             stats["hardness_uniform"] = torch.nanmean(neg.uniform_hardness.float())
         return loss + reg, stats
+
+
+def _no_clock(phase: str) -> None:
+    pass
 
 
 def negatives_of(loss_cls) -> str:

@@ -111,6 +111,8 @@ class Trainer:
         params = [p for p in objective.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(params, lr=lr, **_fast_adam(params))
         self.callbacks: List[Callback] = list(callbacks)
+        #: a :class:`~gnnrec.train.clock.PhaseClock` charging each step's phases (timing only)
+        self.clock = None
         self.epoch = 0  # completed epochs
         self.should_stop = False
 
@@ -157,10 +159,18 @@ class Trainer:
         for step, (users, items) in enumerate(self.batches(gen)):
             if max_batches is not None and step >= max_batches:
                 break
+            clock = self.clock
+            self.objective.clock = clock
+            if clock is not None:
+                clock.start()
             loss, stats = self.objective(self.graph, users, items, gen)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if clock is not None:
+                clock("backward")
             self.optimizer.step()
+            if clock is not None:
+                clock("step")
             for cb in self.callbacks:
                 cb.on_batch_end(self, step, loss.detach(), stats)
             for k, v in stats.items():  # batch means; NaN (undefined) batches skipped
