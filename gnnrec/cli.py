@@ -416,7 +416,8 @@ def train(session, run_dir, resume, overwrite, device, progress, list_options, h
                                       "random.")
 @click.option("--prune/--no-prune", default=True, show_default=True,
               help="Stop a trial whose validation curve falls below the median of earlier "
-                   "trials at the same epoch (Optuna's MedianPruner, after 3 trials).")
+                   "trials at the same epoch (Optuna's MedianPruner, after 3 trials and the "
+                   "first quarter of the epochs).")
 @click.option("--search-seed", type=int, default=0, show_default=True,
               help="Seed of the search (the trials' own seed is --seed).")
 @click.option("--out", "out", type=click.Path(), required=True,

@@ -197,7 +197,9 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
     storage = f"sqlite:///{os.path.abspath(os.path.join(out, 'study.db'))}"
     study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize",
                                 load_if_exists=True,
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3)
+                                pruner=optuna.pruners.MedianPruner(
+                                    n_startup_trials=3,
+                                    n_warmup_steps=spec.trainer["epochs"] // 4)
                                 if prune else optuna.pruners.NopPruner())
     marks = _fingerprint(spec, dims, dataset)
     if study.user_attrs:
