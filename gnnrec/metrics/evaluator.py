@@ -1,5 +1,6 @@
 """Full-ranking evaluation: every item scored, known items masked, top-K hits."""
-from typing import Callable, Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -16,6 +17,24 @@ def dot_scores(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:
     return lambda users: user_emb[users] @ item_t
 
 
+@dataclass
+class _Batch:
+    users: Tensor  # (B,) user indices
+    masked: Tuple[Tensor, Tensor]  # (row, item) index lists of the excluded items
+    targets: Tensor  # sorted local keys row * num_items + item of the target items
+    n_rel: Tensor  # (B,) number of target items
+
+
+@dataclass
+class EvalPlan:
+    r"""What a full-ranking evaluation of one split walks through, computed
+    once and reused every epoch: the users in batches, each batch's masked
+    items as index lists and its targets as sorted keys."""
+    batches: List[_Batch]
+    users: Tensor
+    num_items: int
+
+
 class FullRankingEvaluator:
     r"""Ranks *all* items for each evaluated user, masks the items the user
     is known to have (training items, and validation items when testing),
@@ -23,9 +42,12 @@ class FullRankingEvaluator:
 
     Users are processed in batches so at most ``max_scores`` scores exist at
     once (never a dense all-users x all-items matrix); scoring, masking,
-    :func:`torch.topk` and hit lookup run on the embeddings' device. A user
-    counts only if it has at least one target item. Values are means over
-    those users.
+    :func:`torch.topk` and hit lookup run on the embeddings' device. What
+    does not change from one evaluation to the next (the batches, their
+    masked items, their targets) is an :class:`EvalPlan` built once
+    (:meth:`plan`); the default batch keeps a CPU batch's scores in cache
+    (``2**21`` scores, 8 MB) and a GPU's large. A user counts only if it has
+    at least one target item. Values are means over those users.
 
     Args:
         metrics (sequence of RankingMetric, optional): what to compute;
@@ -33,22 +55,52 @@ class FullRankingEvaluator:
             (default: :obj:`None`)
         ks (sequence of int, optional): cut-offs for the default metrics.
             (default: :obj:`(20,)`)
-        max_scores (int, optional): scores held at once (bounds memory).
-            (default: :obj:`2**24`)
+        max_scores (int, optional): scores held at once; ``None`` is
+            ``2**21`` on CPU and ``2**26`` on CUDA. (default: :obj:`None`)
     """
 
     def __init__(self, metrics: Optional[Sequence[RankingMetric]] = None,
-                 ks: Sequence[int] = (20,), max_scores: int = 2 ** 24):
+                 ks: Sequence[int] = (20,), max_scores: Optional[int] = None):
         if metrics is None:
             metrics = metric_grid(["recall", "ndcg", "precision", "hit", "mrr"], ks)
         self.metrics = list(metrics)
         self.max_k = max(m.k for m in self.metrics)
-        self.max_scores = int(max_scores)
+        self.max_scores = max_scores
+
+    def _batch_size(self, num_items: int, device) -> int:
+        cap = self.max_scores or (2 ** 26 if torch.device(device).type == "cuda" else 2 ** 21)
+        return max(1, cap // max(num_items, 1))
+
+    def plan(self, target: PositiveSet, exclude: Sequence[PositiveSet] = (),
+             users: Optional[Tensor] = None) -> EvalPlan:
+        r"""The batches of an evaluation of ``target`` (see :meth:`evaluate`)."""
+        device = target.device
+        if users is None:
+            users = torch.nonzero(target.degree > 0).flatten()
+        else:
+            users = users.to(device)
+            users = users[target.degree[users] > 0]
+        n = target.num_items
+        size = self._batch_size(n, device)
+        batches = []
+        for start in range(0, len(users), size):
+            u = users[start:start + size]
+            rows, items = [], []
+            for ex in exclude:
+                r, i = ex.items_of(u)
+                rows.append(r)
+                items.append(i)
+            masked = (torch.cat(rows), torch.cat(items)) if rows else (
+                u.new_zeros(0), u.new_zeros(0))
+            r, i = target.items_of(u)
+            keys, _ = torch.sort(r * n + i)
+            batches.append(_Batch(u, masked, keys, target.degree[u]))
+        return EvalPlan(batches, users, n)
 
     @torch.no_grad()
     def evaluate(self, score_fn: ScoreFn, target: PositiveSet,
                  exclude: Sequence[PositiveSet] = (), users: Optional[Tensor] = None,
-                 per_user: bool = False) -> Dict[str, float]:
+                 per_user: bool = False, plan: Optional[EvalPlan] = None) -> Dict[str, float]:
         r"""Returns ``{"recall@20": ..., ...}`` (plus ``"users"``, how many
         were evaluated).
 
@@ -60,42 +112,40 @@ class FullRankingEvaluator:
                 user's ranking (e.g. training items).
             users (Tensor, optional): restrict to these users.
             per_user (bool): also return per-user values under ``"per_user"``.
+            plan (EvalPlan, optional): a :meth:`plan` of the same arguments
+                (reused across evaluations of the same split).
         """
-        device = target.device
-        if users is None:
-            users = torch.nonzero(target.degree > 0).flatten()
-        else:
-            users = users.to(device)
-            users = users[target.degree[users] > 0]
-        num_items = target.num_items
-        k = min(self.max_k, num_items)
-        batch = max(1, self.max_scores // max(num_items, 1))
+        plan = plan if plan is not None else self.plan(target, exclude, users)
+        device, n = plan.users.device, plan.num_items
+        k = min(self.max_k, n)
         sums = {repr(m): torch.zeros((), dtype=torch.float64, device=device) for m in self.metrics}
         values = {repr(m): [] for m in self.metrics} if per_user else None
-        for start in range(0, len(users), batch):
-            u = users[start:start + batch]
-            scores = score_fn(u).float()
-            for ex in exclude:
-                row, item = ex.items_of(u)
-                scores[row, item] = -torch.inf
-            top = torch.topk(scores, k, dim=1).indices
-            hits = target.contains(u.unsqueeze(1), top)
-            # a masked item can reach the top-k only when fewer than k remain
-            if exclude:
-                hits &= torch.gather(scores, 1, top) > -torch.inf
+        masked_any = any(len(b.masked[0]) for b in plan.batches)
+        for b in plan.batches:
+            scores = score_fn(b.users).float()
+            if len(b.masked[0]):
+                scores.index_put_(b.masked, torch.tensor(-torch.inf, device=scores.device))
+            top_v, top = torch.topk(scores, k, dim=1)
+            local = torch.arange(len(b.users), device=device).unsqueeze(1) * n + top
+            pos = torch.searchsorted(b.targets, local).clamp_(max=max(len(b.targets) - 1, 0))
+            if len(b.targets):
+                hits = b.targets[pos] == local
+            else:
+                hits = torch.zeros_like(local, dtype=torch.bool)
+            if masked_any:  # a masked item can reach the top-k only when fewer than k remain
+                hits &= top_v > -torch.inf
             if k < self.max_k:
                 hits = torch.nn.functional.pad(hits, (0, self.max_k - k))
-            n_rel = target.degree[u]
             for m in self.metrics:
-                v = m.per_user(hits, n_rel)
+                v = m.per_user(hits, b.n_rel)
                 sums[repr(m)] += v.sum(dtype=torch.float64)
                 if per_user:
                     values[repr(m)].append(v)
-        n = max(len(users), 1)
-        out = {name: float(s) / n for name, s in sums.items()}
-        out["users"] = len(users)
+        n_users = max(len(plan.users), 1)
+        out = {name: float(s) / n_users for name, s in sums.items()}
+        out["users"] = len(plan.users)
         if per_user:
             out["per_user"] = {name: torch.cat(v) if v else torch.empty(0)
                                for name, v in values.items()}
-            out["per_user"]["user"] = users
+            out["per_user"]["user"] = plan.users
         return out

@@ -87,6 +87,7 @@ class EvalProtocol:
         self.evaluator = FullRankingEvaluator(metric_grid(METRIC_NAMES, ks))
         train = sets["train"]
         self.item_degree = torch.bincount(train.col, minlength=train.num_items)
+        self._plans: Dict[str, object] = {}
 
     @classmethod
     def from_dataset(cls, dataset, device="cpu", **kwargs) -> "EvalProtocol":
@@ -114,8 +115,14 @@ class EvalProtocol:
         r"""Metrics of ``scorer`` on ``fold``: a model (ranked through its
         ``ranker()``) or a function from users to ``(B, num_items)``
         scores."""
-        return self.evaluator.evaluate(score_fn_of(scorer), self._target(fold),
-                                       self.masked(fold), users=users, per_user=per_user)
+        target = self._target(fold)
+        if users is not None:
+            return self.evaluator.evaluate(score_fn_of(scorer), target, self.masked(fold),
+                                           users=users, per_user=per_user)
+        if fold not in self._plans:  # the batches, masks and targets: built once per split
+            self._plans[fold] = self.evaluator.plan(target, self.masked(fold))
+        return self.evaluator.evaluate(score_fn_of(scorer), target, per_user=per_user,
+                                       plan=self._plans[fold])
 
     def baseline(self, fold: str) -> Dict[str, float]:
         """The most-popular baseline on ``fold``."""
