@@ -2,7 +2,7 @@
 import abc
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -27,6 +27,10 @@ class EncoderOutput:
     pooled: Tensor
     num_users: int
     pool: Callable[[Tensor], Tensor]
+    #: the pooled embeddings of a training batch's positives as the objective
+    #: gathered them (with gradient), for samplers that mix them in; ``None``
+    #: outside an objective
+    batch_pos: Optional[Tensor] = None
 
     @property
     def user(self) -> Tensor:

@@ -58,7 +58,10 @@ class MixGCF(NegativeSampler):
         cand = self.candidates(users, self.num_candidates, generator)  # (B, K, M)
         B, K, M = cand.shape
         L1 = len(out.layers)
-        pos_layers = out.item_layers(pos_items)  # (B, L+1, D), with gradient
+        if out.ego_is_pooled and out.batch_pos is not None:  # MF: the objective's gather
+            pos_layers = out.batch_pos.unsqueeze(-2)
+        else:
+            pos_layers = out.item_layers(pos_items)  # (B, L+1, D), with gradient
         with torch.no_grad():
             layerwise = out.pooled.size(1) != pos_layers.size(-1)  # concatenating encoder
             q_all = out.user_layers(users) if layerwise else out.user_rows(users)

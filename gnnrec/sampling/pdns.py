@@ -45,7 +45,12 @@ class PDNS(NegativeSampler):
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:
         items = dns_select(self, users, out, self.num_candidates, 1, generator)  # (B, K)
-        both = out.item_rows(torch.cat([pos_items.unsqueeze(1), items], 1))  # one gather
-        pos, neg = both[:, :1], both[:, 1:]
+        if out.batch_pos is not None:  # the objective's gather of the positives
+            pos, neg = out.batch_pos.unsqueeze(1), out.item_rows(items)
+        else:
+            both = out.item_rows(torch.cat([pos_items.unsqueeze(1), items], 1))  # one gather
+            pos, neg = both[:, :1], both[:, 1:]
         emb = self.mix * pos + (1.0 - self.mix) * neg
-        return self.pack(items, out, users, pos_items, emb=emb)
+        # the L2 term penalises the real item j's ego embedding: for MF, the rows just gathered
+        return self.pack(items, out, users, pos_items, emb=emb,
+                         ego=neg if out.ego_is_pooled else None)

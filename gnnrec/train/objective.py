@@ -71,6 +71,7 @@ class Objective(torch.nn.Module):
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
         gathered = out.rows(out.pooled, rows)
         u, p = gathered.split(len(users))
+        out.batch_pos = p  # samplers that mix the positive in reuse this gather
         tick("propagation")
         neg = None
         if self.sampler is not None:
