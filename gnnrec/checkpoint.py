@@ -11,6 +11,7 @@ from typing import Dict
 import torch
 
 from gnnrec.errors import GnnrecError
+from gnnrec.outputs import umask_mode
 
 FORMAT = "gnnrec-checkpoint"
 #: 1: model_spec + encoder/scorer states (sessions 1-3); 2: one model state_dict and the run spec
@@ -29,20 +30,12 @@ def atomic_save(obj, path: str) -> None:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _umask_mode() -> int:
-    """0o666 under the process umask: what ``open()`` would have created
-    (``mkstemp`` creates files 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def save_checkpoint(content: Dict, path: str) -> None:

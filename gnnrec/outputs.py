@@ -65,7 +65,7 @@ def atomic_write_text(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.chmod(tmp, _umask_mode())
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -76,7 +76,9 @@ def atomic_write_json(path: str, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def _umask_mode() -> int:
+def umask_mode() -> int:
+    """0o666 under the process umask: the mode ``open()`` would give a new
+    file (``mkstemp`` makes them 0o600)."""
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
@@ -178,7 +180,7 @@ def write_files(targets: Dict[str, Callable[[BinaryIO], None]], overwrite: bool 
             temps[path] = tmp
             with os.fdopen(fd, "wb") as f:
                 write(f)
-            os.chmod(tmp, _umask_mode())
+            os.chmod(tmp, umask_mode())
         for path, tmp in temps.items():
             os.replace(tmp, path)
     finally:
