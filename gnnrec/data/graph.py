@@ -63,6 +63,50 @@ class RecGraph:
         return cls(ei[0], ei[1], data["user"].num_nodes, data["item"].num_nodes)
 
     @classmethod
+    def from_edges(cls, edges, num_users: int, num_items: int,
+                   device: Optional[torch.device] = None) -> "RecGraph":
+        r"""From a PyG graph of the user-item interactions: a ``(2, E)``
+        ``edge_index`` tensor, an ``EdgeIndex`` or a
+        ``torch_sparse.SparseTensor``.
+
+        Two layouts are read: *bipartite*, users in row 0 and item ids
+        ``0..num_items-1`` in row 1 (``HeteroData``'s); *homogeneous*, items
+        numbered after the users and edges in either or both directions (PyG's
+        ``LightGCN`` example). A size (``EdgeIndex.sparse_size()``,
+        ``SparseTensor.sparse_sizes()``) of ``(U, I)`` or ``(U + I, U + I)``
+        says which; a plain tensor is homogeneous when an index is beyond the
+        bipartite ranges. Repeated pairs count once."""
+        size = None
+        if hasattr(edges, "sparse_sizes") and hasattr(edges, "coo"):  # torch_sparse
+            row, col, _ = edges.coo()
+            size = tuple(edges.sparse_sizes())
+        else:
+            row, col = edges[0], edges[1]
+            if hasattr(edges, "sparse_size"):  # torch_geometric.EdgeIndex
+                size = tuple(edges.sparse_size())
+            row, col = row.as_subclass(Tensor), col.as_subclass(Tensor)
+        row, col = row.long(), col.long()
+        U, N = int(num_users), int(num_items)
+        if size is not None and None not in size:
+            homogeneous = tuple(size) == (U + N, U + N)
+            if not homogeneous and tuple(size) != (U, N):
+                raise ValueError(f"a graph of size {tuple(size)} is neither ({U}, {N}) nor "
+                                 f"({U + N}, {U + N})")
+        else:
+            homogeneous = len(row) > 0 and (int(row.max()) >= U or int(col.max()) >= N)
+        if homogeneous:
+            forward = (row < U) & (col >= U)
+            backward = (row >= U) & (col < U)
+            row, col = (torch.cat([row[forward], col[backward]]),
+                        torch.cat([col[forward], row[backward]]) - U)
+        if len(row) and (int(row.max()) >= U or int(col.max()) >= N or int(row.min()) < 0
+                         or int(col.min()) < 0):
+            raise ValueError(f"the graph has node indices beyond {U} users and {N} items")
+        if device is not None:
+            row, col = row.to(device), col.to(device)
+        return cls(row, col, U, N)
+
+    @classmethod
     def from_dataset(cls, dataset, device=None) -> "RecGraph":
         ei = dataset.edges("train")
         if device is not None:

@@ -82,7 +82,9 @@ class EncoderOutput:
         return torch.stack([self.rows(x, index) for x in self.layers], dim=-2)
 
 
-GraphLike = Union[RecGraph, "torch_geometric.data.HeteroData"]  # noqa: F821
+#: what an encoder takes: a RecGraph, a HeteroData, or a PyG edge_index / EdgeIndex /
+#: torch_sparse.SparseTensor of the user-item graph
+GraphLike = Union[RecGraph, "torch_geometric.data.HeteroData", Tensor]  # noqa: F821
 
 
 class Encoder(torch.nn.Module, abc.ABC):
@@ -136,16 +138,27 @@ class Encoder(torch.nn.Module, abc.ABC):
         """Pools a ``(..., L + 1, D)`` stack into final embeddings."""
 
     def as_graph(self, graph: GraphLike) -> RecGraph:
-        r"""A :class:`RecGraph` on this encoder's device. A ``HeteroData`` is
-        converted once and cached while its ``edge_index`` is unchanged."""
+        r"""A :class:`RecGraph` on this encoder's device from a
+        :class:`RecGraph`, a ``HeteroData``, a PyG ``edge_index`` tensor, an
+        ``EdgeIndex`` or a ``torch_sparse.SparseTensor`` of the user-item
+        graph (see :meth:`RecGraph.from_edges` for the layouts). The
+        conversion, and with it the normalised adjacency, is done once and
+        cached while the input's edges are unchanged."""
         if isinstance(graph, RecGraph):
             return graph.to(self.device)
-        from gnnrec.data.dataset import EDGE
+        if hasattr(graph, "edge_types"):  # HeteroData
+            from gnnrec.data.dataset import EDGE
 
-        ei = graph[EDGE].edge_index
-        key = (ei.data_ptr(), ei._version, tuple(ei.shape), str(self.device))
+            edges = graph[EDGE].edge_index
+            make = lambda: RecGraph.from_hetero(graph, self.device)  # noqa: E731
+        else:
+            sparse = hasattr(graph, "sparse_sizes") and hasattr(graph, "coo")  # torch_sparse
+            edges = graph.storage.row() if sparse else graph
+            make = lambda: RecGraph.from_edges(graph, self.num_users, self.num_items,  # noqa
+                                               self.device)
+        key = (edges.data_ptr(), edges._version, tuple(edges.shape), str(self.device))
         if self._graph_cache is None or self._graph_cache[0] != key:
-            self._graph_cache = (key, RecGraph.from_hetero(graph, self.device))
+            self._graph_cache = (key, make())
         return self._graph_cache[1]
 
     def forward(self, graph: GraphLike) -> Tuple[Tensor, Tensor]:

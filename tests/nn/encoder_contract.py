@@ -53,3 +53,25 @@ class EncoderContract:
         c = self.make(g, seed=2).eval()
         c.load_state_dict(a.state_dict())
         assert torch.equal(a(g)[1], c(g)[1])
+
+    def test_accepts_pyg_edge_index_edgeindex_and_sparsetensor(self):
+        from torch_geometric import EdgeIndex
+
+        g = random_graph(6, 8, 0.4)
+        enc = self.make(g).eval()
+        want = enc(g)
+        bipartite = torch.stack([g.user, g.item])
+        homogeneous = torch.cat([torch.stack([g.user, g.item + 6]),
+                                 torch.stack([g.item + 6, g.user])], 1)
+        inputs = [bipartite, homogeneous, EdgeIndex(bipartite, sparse_size=(6, 8)),
+                  EdgeIndex(homogeneous, sparse_size=(14, 14))]
+        try:
+            from torch_sparse import SparseTensor
+
+            inputs.append(SparseTensor(row=g.user, col=g.item, sparse_sizes=(6, 8)))
+        except ImportError:
+            pass
+        for graph in inputs:
+            got = enc(graph)
+            assert torch.allclose(got[0], want[0], atol=1e-6)
+            assert torch.allclose(got[1], want[1], atol=1e-6)
