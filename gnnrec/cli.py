@@ -547,7 +547,10 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
 # --------------------------------------------------------------------------- recommend
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("checkpoint", type=click.Path())
+@click.argument("checkpoint", type=click.Path(), required=False)
+@click.option("--index", "index", type=click.Path(), default=None,
+              help="Answer from a FAISS index written by export --format faiss instead of a "
+                   "checkpoint (no model is loaded).")
 @click.option("--user", "users", multiple=True, help="A user id as in your data; repeatable.")
 @click.option("--users-file", type=click.File(), default=None,
               help="A file of user ids, one per line.")
@@ -562,8 +565,8 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
               show_default=True, help="Output format.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def recommend(session, checkpoint, users, users_file, k, include_seen, skip_unknown, fmt,
-              device):
+def recommend(session, checkpoint, index, users, users_file, k, include_seen, skip_unknown,
+              fmt, device):
     r"""Top-k items for users, in the user and item ids of your data.
 
     Items the user already has in training are left out unless
@@ -578,15 +581,22 @@ def recommend(session, checkpoint, users, users_file, k, include_seen, skip_unkn
         ids += [ln.strip() for ln in users_file if ln.strip()]
     if not ids:
         raise GnnrecError("give users with --user ID (repeatable) or --users-file FILE")
-    model = load_model(session, checkpoint, device)
+    if (checkpoint is None) == (index is None):
+        raise GnnrecError("give a CHECKPOINT or --index FILE (one of them)")
+    if index is not None:
+        from gnnrec.serving import IndexRecommender
+
+        model = IndexRecommender(index)
+    else:
+        model = load_model(session, checkpoint, device)
     known = model.known_users(ids)
     if not all(known) and not skip_unknown:
         bad = [u for u, ok in zip(ids, known) if not ok]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise GnnrecError(f"unknown user {bad[0]}{more}; --skip-unknown answers the known ones")
     items, scores = model.recommend(ids, k=k, exclude_seen=not include_seen, skip_unknown=True)
-    index = model.users.find(ids)
-    canon = [_py(model.users[i]) if i >= 0 else u for u, i in zip(ids, index)]
+    found = model.users.find(ids)
+    canon = [_py(model.users[i]) if i >= 0 else u for u, i in zip(ids, found)]
     for u, ok in zip(ids, known):
         if not ok:
             session.echo(f"unknown user {u}: skipped")
@@ -617,29 +627,63 @@ def _py(x):
 @cli.command(context_settings=CONTEXT)
 @click.argument("checkpoint", type=click.Path())
 @click.argument("output", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["auto", "pt", "npy", "pyg", "faiss"]),
+              default="auto", show_default=True,
+              help="auto: from OUTPUT's ending (.pyg.pt pyg, .pt, .npy, .faiss).")
+@click.option("--index-type", type=click.Choice(["flat", "hnsw"]), default="flat",
+              show_default=True, help="faiss: exact inner product (flat) or HNSW (approximate, "
+                                      "faster on large item sets).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def export(session, checkpoint, output, overwrite, device):
-    r"""Write user and item embeddings with their id maps.
+def export(session, checkpoint, output, fmt, index_type, overwrite, device):
+    r"""Write the embeddings for other pipelines and serving.
 
-    OUTPUT ending in .pt writes one file: a dict with user_emb, item_emb,
-    user_ids, item_ids (torch.load). OUTPUT ending in .npy writes
-    <stem>.users.npy, <stem>.items.npy, <stem>.user_ids.npy and
-    <stem>.item_ids.npy (row k of the embeddings is the k-th id). Existing
-    files are left alone unless --overwrite; the checkpoint is never
-    written over.
+    \b
+    pt     one file: a dict with user_emb, item_emb, user_ids, item_ids
+    npy    <stem>.users.npy, <stem>.items.npy, <stem>.user_ids.npy,
+           <stem>.item_ids.npy (row k of the embeddings is the k-th id)
+    pyg    a PyG HeteroData: embeddings as x of user and item, training edges
+           both ways, original ids as original_id;
+           torch.load(path, weights_only=False) returns it
+    faiss  an inner-product FAISS index of the item embeddings (cosine when
+           the model ranks by cosine) and <OUTPUT>.npz with the user
+           embeddings and id maps; gnnrec recommend --index answers from it
+           (needs pip install gnnrec[serve])
+
+    Existing files are left alone unless --overwrite; the checkpoint is
+    never written over.
     """
     from gnnrec.outputs import check_targets
 
-    if not output.endswith((".pt", ".npy")):
-        raise GnnrecError(f"{output}: export to a .pt or .npy path")
-    stem = output[:-4]
-    targets = [output] if output.endswith(".pt") else [
-        f"{stem}.{k}.npy" for k in ("users", "items", "user_ids", "item_ids")]
+    if fmt == "auto":
+        fmt = next((f for end, f in ((".pyg.pt", "pyg"), (".pt", "pt"), (".npy", "npy"),
+                                     (".faiss", "faiss")) if output.endswith(end)), None)
+        if fmt is None:
+            raise GnnrecError(f"{output}: give --format, or end OUTPUT in .pt, .npy, .pyg.pt "
+                              "or .faiss")
+    for name, end in (("npy", ".npy"), ("pt", ".pt")):
+        if fmt == name and not output.endswith(end):
+            raise GnnrecError(f"{output}: the {name} format needs OUTPUT ending in {end}")
+    npy = [f"{output[:-4]}.{k}.npy" for k in ("users", "items", "user_ids", "item_ids")]
+    targets = {"pt": [output], "pyg": [output], "faiss": [output, output + ".npz"],
+               "npy": npy}[fmt]
     check_targets(targets, overwrite, inputs=[checkpoint])  # before loading anything
+    if fmt == "faiss":
+        from gnnrec.serving import _faiss
+
+        _faiss()  # the extra is installed, or one line saying how
     model = load_model(session, checkpoint, device)
-    written = model.export(output, overwrite=overwrite, inputs=[checkpoint])
+    if fmt in ("pt", "npy"):
+        written = model.export(output, overwrite=overwrite, inputs=[checkpoint])
+    elif fmt == "pyg":
+        from gnnrec.serving import export_pyg
+
+        written = {"heterodata": export_pyg(model, output, overwrite, [checkpoint])}
+    else:
+        from gnnrec.serving import export_faiss
+
+        written = export_faiss(model, output, index_type, overwrite, [checkpoint])
     for key, path in written.items():
         click.echo(f"{key}: {path}")
 

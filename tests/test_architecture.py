@@ -14,7 +14,7 @@ LAYERS = {
     "gnnrec.data": 1,
     "gnnrec.nn": 2, "gnnrec.metrics": 2,
     "gnnrec.model": 3,
-    "gnnrec.sampling": 4, "gnnrec.losses": 4,
+    "gnnrec.sampling": 4, "gnnrec.losses": 4, "gnnrec.serving": 4,
     "gnnrec.train": 5,
     "gnnrec.spec": 6,
     "gnnrec.run": 7, "gnnrec.bench": 7, "gnnrec.runfolder": 7, "gnnrec.tune": 8,

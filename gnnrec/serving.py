@@ -1,0 +1,146 @@
+"""A trained model for other pipelines: a PyG ``HeteroData`` file, and a
+FAISS index that answers recommendations without the model."""
+import io
+import json
+import os
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
+from gnnrec.errors import GnnrecError, option_error
+from gnnrec.outputs import write_files
+
+INDEX_TYPES = ("flat", "hnsw")
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise GnnrecError("the faiss format needs faiss: pip install gnnrec[serve]") from None
+    return faiss
+
+
+def export_pyg(model, path: str, overwrite: bool = False, inputs: Sequence[str] = ()) -> str:
+    r"""Writes a ``HeteroData``: the embeddings as ``x`` of ``user`` and
+    ``item``, the training edges both ways, and the original ids as
+    ``original_id`` (a list) of each node type. ``torch.load(path,
+    weights_only=False)`` returns it (PyG objects are not plain tensors)."""
+    data = model.to_hetero()
+    data[USER].original_id = model.users.original.tolist()
+    data[ITEM].original_id = model.items.original.tolist()
+    assert data[EDGE].edge_index.size(1) == data[REV_EDGE].edge_index.size(1)
+    write_files({path: lambda f: torch.save(data, f)}, overwrite, inputs)
+    return path
+
+
+def _sidecar(path: str) -> str:
+    return path + ".npz"
+
+
+def export_faiss(model, path: str, index_type: str = "flat", overwrite: bool = False,
+                 inputs: Sequence[str] = ()) -> Dict[str, str]:
+    r"""Writes a FAISS inner-product index of the item embeddings (of the
+    L2-normalised embeddings when the model ranks by cosine) to ``path`` and,
+    beside it (``path + ".npz"``), the user embeddings, the id maps and the
+    training pairs, so :class:`IndexRecommender` answers without the model.
+
+    Args:
+        index_type (str, optional): ``flat`` (exact) or ``hnsw`` (approximate,
+            32 links per node, efSearch 128). (default: :obj:`"flat"`)
+    """
+    faiss = _faiss()
+    if index_type not in INDEX_TYPES:
+        raise option_error("index_type", f"{index_type!r} is unknown; choose from "
+                                         f"{', '.join(INDEX_TYPES)}")
+    user, item = (t.float().cpu().numpy() for t in model.embeddings())
+    cosine = model.spec()["scorer"] == "cosine"
+    if model.spec()["scorer"] == "modulated":
+        raise GnnrecError("a model ranked by the modulated scorer has no embedding index "
+                          "(every pair goes through its MLP)")
+    if cosine:
+        user = user / np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-12)
+        item = item / np.maximum(np.linalg.norm(item, axis=1, keepdims=True), 1e-12)
+    dim = item.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 200
+        index.hnsw.efSearch = 128
+    index.add(np.ascontiguousarray(item))
+    graph = model.graph
+    side = {"user_emb": user, "user_ids": model.users.original,
+            "item_ids": model.items.original,
+            "train_user": graph.user.cpu().numpy(), "train_item": graph.item.cpu().numpy(),
+            "meta": np.array(json.dumps({"cosine": cosine, "index_type": index_type,
+                                         "model": model.spec()}))}
+    buf = io.BytesIO()
+    np.savez(buf, **side)
+    write_files({path: lambda f: f.write(faiss.serialize_index(index).tobytes()),
+                 _sidecar(path): lambda f: f.write(buf.getvalue())}, overwrite, inputs)
+    return {"index": path, "ids": _sidecar(path)}
+
+
+class IndexRecommender:
+    r"""Recommendations from an exported FAISS index (no model, no torch on
+    the query path): the user's embedding is looked up, the index searched
+    for ``k`` plus the user's number of training items, those items dropped.
+
+    Args:
+        path (str): the ``.faiss`` file written by :func:`export_faiss`.
+    """
+
+    def __init__(self, path: str):
+        faiss = _faiss()
+        if not os.path.exists(path) or not os.path.exists(_sidecar(path)):
+            raise GnnrecError(f"{path}: no such index (and {_sidecar(path)} beside it)")
+        try:
+            self.index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
+            side = np.load(_sidecar(path), allow_pickle=False)
+        except Exception as e:  # a foreign or truncated file
+            raise GnnrecError(f"{path}: not a gnnrec FAISS export ({type(e).__name__})") from None
+        self.user_emb = side["user_emb"]
+        from gnnrec.data.interactions import IdMap
+
+        self.users, self.items = IdMap(side["user_ids"]), IdMap(side["item_ids"])
+        self.meta = json.loads(str(side["meta"]))
+        order = np.argsort(side["train_user"], kind="stable")
+        self.seen_items = side["train_item"][order]
+        self.seen_ptr = np.concatenate([[0], np.cumsum(np.bincount(
+            side["train_user"], minlength=len(self.users)))])
+
+    def known_users(self, user_ids: Sequence) -> List[bool]:
+        return (self.users.find(list(user_ids)) >= 0).tolist()
+
+    def recommend(self, user_ids: Sequence, k: int = 10, exclude_seen: bool = True,
+                  skip_unknown: bool = False) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        r"""As :meth:`gnnrec.model.RecModel.recommend`: per user, at most
+        ``k`` original item ids (best first) and their scores."""
+        if k < 1:
+            raise option_error("k", f"must be >= 1, got {k}")
+        index = self.users.find(list(user_ids))
+        if not skip_unknown and np.any(index < 0):
+            raise GnnrecError(f"unknown user {list(user_ids)[int(np.flatnonzero(index < 0)[0])]}")
+        known = index >= 0
+        seen = self.seen_ptr[index[known] + 1] - self.seen_ptr[index[known]] if exclude_seen \
+            else np.zeros(int(known.sum()), np.int64)
+        want = min(k + int(seen.max(initial=0)), self.index.ntotal)
+        scores, items = self.index.search(np.ascontiguousarray(self.user_emb[index[known]]), want)
+        out_items, out_scores, rows = [], [], iter(range(int(known.sum())))
+        for ok, u in zip(known, index):
+            if not ok:
+                out_items.append(self.items.original[:0])
+                out_scores.append(np.zeros(0, np.float32))
+                continue
+            r = next(rows)
+            found = items[r] >= 0
+            it, sc = items[r][found], scores[r][found]
+            if exclude_seen:
+                drop = np.isin(it, self.seen_items[self.seen_ptr[u]:self.seen_ptr[u + 1]])
+                it, sc = it[~drop], sc[~drop]
+            out_items.append(self.items[it[:k]])
+            out_scores.append(sc[:k])
+        return out_items, out_scores
