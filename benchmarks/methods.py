@@ -119,8 +119,9 @@ def cmd_tune(args):
             trials *= len(d.choices)
         out = os.path.join(args.out, "tune", f"{args.dataset}-{args.encoder}-{method}")
         print(f"tuning {method}: {trials} trials of {epochs} epochs", flush=True)
+        # pruning from the first evaluation: how this experiment's first searches ran
         res = tune(spec, dims, ds, out, trials, search="grid", prune=True, device="cpu",
-                   echo=lambda m: print(m, flush=True))
+                   echo=lambda m: print(m, flush=True), prune_warmup=0)
         tuned = {"params": res["best"], "val": res["best_val"],
                  "trials": [{k: t[k] for k in ("params", "state", "value")}
                             for t in res["trials"]],

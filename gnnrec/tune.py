@@ -171,10 +171,15 @@ def _fingerprint(spec: RunSpec, dims: List[Dimension], dataset) -> Dict:
 
 def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
          search: str = "tpe", prune: bool = True, device: str = "auto", seed: int = 0,
-         echo: Callable[[str], None] = print, progress: bool = False) -> Dict:
+         echo: Callable[[str], None] = print, progress: bool = False,
+         prune_warmup: Optional[int] = None) -> Dict:
     r"""Searches ``dims`` around ``spec`` for ``trials`` finished trials
     (completed or pruned; interrupted ones are run again), then tests the
     best configuration once.
+
+    Args:
+        prune_warmup (int, optional): epochs before a trial may be pruned;
+            ``None`` is a quarter of the spec's epochs.
 
     Returns:
         ``{"best": {...values}, "best_trial", "best_val", "metric", "spec",
@@ -199,7 +204,8 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
                                 load_if_exists=True,
                                 pruner=optuna.pruners.MedianPruner(
                                     n_startup_trials=3,
-                                    n_warmup_steps=spec.trainer["epochs"] // 4)
+                                    n_warmup_steps=spec.trainer["epochs"] // 4
+                                    if prune_warmup is None else prune_warmup)
                                 if prune else optuna.pruners.NopPruner())
     marks = _fingerprint(spec, dims, dataset)
     if study.user_attrs:
