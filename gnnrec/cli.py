@@ -345,13 +345,21 @@ def build_spec(kwargs: Dict, config: Optional[str] = None):
               help="cpu, cuda, cuda:N or auto (cuda when available).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar per epoch. [default: on a terminal]")
+@click.option("--distributed", is_flag=True,
+              help="Data-parallel training: launch with torchrun --nproc_per_node=N -m gnnrec "
+                   "train ... (which runs this data-parallel by itself). Every process takes a "
+                   "disjoint shard of each global batch (--batch-size is the global batch) and "
+                   "the gradients are averaged (NCCL on CUDA, one GPU per process; gloo on "
+                   "CPU); in-batch losses contrast a row with its own process's shard; process "
+                   "0 alone evaluates, logs and writes the run folder, which resumes on any "
+                   "number of processes.")
 @click.option("--list-options", is_flag=True,
               help="List every model, sampler and loss with its options, then exit.")
 @click.option("--help-sampler", is_flag=True,
               help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
-def train(session, run_dir, resume, overwrite, device, progress, list_options, help_sampler,
-          **kwargs):
+def train(session, run_dir, resume, overwrite, device, progress, distributed, list_options,
+          help_sampler, **kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
     The bundled 10-core Gowalla sample is used when no --dataset is given;
@@ -383,18 +391,32 @@ def train(session, run_dir, resume, overwrite, device, progress, list_options, h
         config = kwargs["config"] or os.path.join(run_dir, "config.json")
         if not os.path.exists(config):
             raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
+    from gnnrec import distributed as ddp
+
     spec = build_spec(kwargs, config)
-    resolve_device(device)
+    ctx = ddp.require() if distributed else ddp.from_env()
+    dev = ddp.device_for(ctx, device) if ctx else resolve_device(device)
+    if ctx and not ctx.main:
+        session.quiet = True  # process 0 speaks for the job
     run_dir = run_dir or os.path.join("runs", spec.label)
-    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # before any data
+    folder = run_dir
+    if ctx is None or ctx.main:
+        folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # before any data
     dataset = load(session, spec.data)
+    if ctx:
+        ddp.init(ctx, dev)
     try:
-        results = train_run(spec, dataset, folder, device=device, resume=resume,
-                            progress=session.progress(progress), echo=session.echo)
+        results = train_run(spec, dataset, folder, device=dev, resume=resume,
+                            progress=session.progress(progress), echo=session.echo, dist=ctx)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
                    f"continue with: gnnrec train --out {run_dir} --resume", err=True)
         sys.exit(130)
+    finally:
+        if ctx:
+            ddp.close()
+    if results is None:
+        return
     click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
     session.echo(f"run saved in {run_dir}")
 

@@ -4,7 +4,7 @@ validation, test the best epoch.
 This is what ``gnnrec train`` does, callable from Python.
 """
 import os
-from typing import Callable, Dict, Iterable, List, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 
@@ -15,6 +15,7 @@ from gnnrec.errors import GnnrecError, option_error
 from gnnrec.metrics.protocol import split_sets
 from gnnrec.outputs import RunFolderWriter, atomic_write_json
 from gnnrec.spec import RunSpec
+from gnnrec.distributed import StopTogether, distribute
 from gnnrec.train.trainer import Callback
 from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
                                     JsonLines, NonFiniteLoss, ProgressBar)
@@ -69,7 +70,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
               resume: bool = False, overwrite: bool = False, progress: bool = False,
               echo: Callable[[str], None] = print,
               resumable: Iterable[str] = RESUMABLE, test: bool = True,
-              callbacks: Sequence[Callback] = ()) -> Dict:
+              callbacks: Sequence[Callback] = (), dist=None) -> Optional[Dict]:
     r"""Trains, selects the best epoch on validation, tests it.
 
     Args:
@@ -88,6 +89,10 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             (a tuner's trials do not: selection never sees test).
         callbacks (sequence of Callback): more hooks, called after
             evaluation and early stopping (e.g. a tuner's pruning).
+        dist (DistContext, optional): this process's rank in a data-parallel
+            job (:mod:`gnnrec.distributed`): every rank trains its shard;
+            rank 0 alone evaluates, logs and writes, and returns the results
+            (the others ``None``).
 
     Returns:
         dict of results: the best epoch and its validation metric
@@ -95,10 +100,14 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         the MostPop baseline and the popularity groups.
     """
     spec.validate()
-    dev = resolve_device(device)
-    folder = run_dir if isinstance(run_dir, RunFolderWriter) else RunFolderWriter(
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    main = dist is None or dist.main
+    if dist is not None and spec.trainer["batch_size"] < dist.world:
+        raise GnnrecError(f"a batch of {spec.trainer['batch_size']} leaves some of the "
+                          f"{dist.world} processes no rows; raise --batch-size")
+    folder = run_dir if isinstance(run_dir, RunFolderWriter) or not main else RunFolderWriter(
         run_dir, resume=resume, overwrite=overwrite)
-    run_dir = folder.final
+    run_dir = getattr(folder, "final", folder)
     last = os.path.join(run_dir, "last.pt")
     ckpt = None
     if resume:
@@ -128,10 +137,20 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
     if objective.sampler is not None:
         _check_negatives_exist(graph, dataset)
 
+    ev = spec.evaluation
+    if not main:  # another rank: train its shard, follow rank 0's stop
+        trainer = spec.trainer_for(objective, graph, [NonFiniteLoss(), StopTogether()])
+        if ckpt is not None:
+            trainer.load_state_dict(ckpt["trainer"])
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = spec.trainer["lr"]
+        distribute(trainer, dist)
+        trainer.fit()
+        return None
+
     folder.begin()
     spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
 
-    ev = spec.evaluation
     extra, callbacks = list(callbacks), [NonFiniteLoss()]
     if objective.sampler is not None:
         callbacks.append(EasyNegatives(echo))
@@ -150,6 +169,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
     # resume trims, never a checkpoint ahead of the log
     callbacks += [JsonLines(lambda: os.path.join(folder.path, "log.jsonl"), echo), checkpoint,
                   _Commit(folder), Console(echo, keys)] + extra
+    if dist is not None:
+        callbacks.append(StopTogether())
     trainer = spec.trainer_for(objective, graph, callbacks)
     if ckpt is not None:
         trainer.load_state_dict(ckpt["trainer"])
@@ -158,6 +179,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         echo(f"resuming {run_dir} after epoch {trainer.epoch}")
     else:
         checkpoint.write_start(trainer)
+    if dist is not None:
+        distribute(trainer, dist)
 
     try:
         trainer.fit()

@@ -16,7 +16,7 @@ LAYERS = {
     "gnnrec.model": 3,
     "gnnrec.sampling": 4, "gnnrec.losses": 4, "gnnrec.serving": 4,
     "gnnrec.train": 5,
-    "gnnrec.spec": 6,
+    "gnnrec.spec": 6, "gnnrec.distributed": 6,
     "gnnrec.run": 7, "gnnrec.bench": 7, "gnnrec.runfolder": 7, "gnnrec.tune": 8,
     "gnnrec.cli": 9, "gnnrec.__main__": 10,
 }

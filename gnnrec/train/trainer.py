@@ -113,6 +113,9 @@ class Trainer:
         self.callbacks: List[Callback] = list(callbacks)
         #: a :class:`~gnnrec.train.clock.PhaseClock` charging each step's phases (timing only)
         self.clock = None
+        #: what computes a step's loss: the objective, or a DDP wrapper of it
+        #: (:func:`gnnrec.distributed.distribute`), with this process's rank
+        self.step_module, self.rank, self.world = self.objective, 0, 1
         self.epoch = 0  # completed epochs
         self.should_stop = False
 
@@ -144,11 +147,22 @@ class Trainer:
         gen.manual_seed(epoch_seed(self.seed, epoch))
         return gen
 
+    def sampling_generator(self, epoch: int, shared: torch.Generator) -> torch.Generator:
+        r"""The generator of an epoch's negatives: the batch-order generator
+        itself in one process (as ever), a per-rank one derived from the seed
+        when data-parallel (ranks must draw different negatives)."""
+        if self.world == 1:
+            return shared
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(epoch_seed(epoch_seed(self.seed, epoch), 1 + self.rank))
+        return gen
+
     def train_epoch(self, epoch: int, max_batches: Optional[int] = None) -> Dict:
         r"""One epoch (or its first ``max_batches`` steps, for timing);
         returns its logs (mean loss and other statistics, seconds, steps)."""
         torch.manual_seed(epoch_seed(self.seed, epoch))  # dropout and other global draws
         gen = self.generator(epoch)
+        sample_gen = None
         self.objective.train()
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
@@ -159,11 +173,13 @@ class Trainer:
         for step, (users, items) in enumerate(self.batches(gen)):
             if max_batches is not None and step >= max_batches:
                 break
+            if sample_gen is None:  # after the batch order is drawn, as in one process
+                sample_gen = self.sampling_generator(epoch, gen)
             clock = self.clock
             self.objective.clock = clock
             if clock is not None:
                 clock.start()
-            loss, stats = self.objective(self.graph, users, items, gen)
+            loss, stats = self.step_module(self.graph, users, items, sample_gen)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clock is not None:
@@ -208,14 +224,25 @@ class Trainer:
         return self
 
     def state_dict(self) -> Dict:
+        states = {}
+        for cb in self.callbacks:  # by class: ranks and resumed runs hold other lists
+            state = cb.state_dict()
+            if state:
+                states[type(cb).__name__] = state
         return {"epoch": self.epoch, "objective": self.objective.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "seed": self.seed,
-                "callbacks": [cb.state_dict() for cb in self.callbacks]}
+                "callbacks": states}
 
     def load_state_dict(self, state: Dict) -> None:
         self.epoch = int(state["epoch"])
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.seed = int(state["seed"])
-        for cb, s in zip(self.callbacks, state.get("callbacks", [])):
-            cb.load_state_dict(s)
+        states = state.get("callbacks", {})
+        if isinstance(states, list):  # written by position before callbacks were named
+            for cb, s in zip(self.callbacks, states):
+                cb.load_state_dict(s)
+            return
+        for cb in self.callbacks:
+            if type(cb).__name__ in states:
+                cb.load_state_dict(states[type(cb).__name__])

@@ -1,0 +1,137 @@
+"""Data-parallel training on torch.distributed (gloo, CPU)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from click.testing import CliRunner
+
+from gnnrec.cli import cli
+from gnnrec.losses import BPR
+from gnnrec.nn import LightGCN
+from gnnrec.sampling.base import NegativeSampler
+from gnnrec.train.objective import Objective
+from tests.conftest import random_graph
+from tests.test_cli import make_data, one_line_error
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+ARGS = ["--epochs", "2", "--dim", "8", "--layers", "1", "--batch-size", "64", "--device", "cpu",
+        "--no-progress", "--ks", "5"]
+
+
+class Fixed(NegativeSampler):
+    """Given negatives, so one process and two see the same batch."""
+
+    def __init__(self, negs):
+        super().__init__()
+        self.negs = negs
+
+    def sample(self, users, pos_items, out, generator=None):
+        return self.pack(self.negs.unsqueeze(1), out, users, pos_items)
+
+
+def batch():
+    g = random_graph(20, 30, 0.3, seed=5)
+    gen = torch.Generator().manual_seed(0)
+    pick = torch.randperm(g.num_edges, generator=gen)[:16]
+    users, items = g.user[pick], g.item[pick]
+    negs = g.positives.sample_complement(users, 1, gen).squeeze(1)
+    return g, users, items, negs
+
+
+def objective(negs):
+    torch.manual_seed(0)
+    return Objective(LightGCN(20, 30, embedding_dim=6, num_layers=2), Fixed(negs), BPR())
+
+
+def rank_gradient(rank, world, store, out):
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    g, users, items, negs = batch()
+    shard = slice(rank, None, world)  # the rows ShardedBatches gives this rank
+    obj = objective(negs[shard]).bind(g)
+    ddp = torch.nn.parallel.DistributedDataParallel(obj)
+    loss, _ = ddp(g, users[shard], items[shard])
+    loss.backward()
+    if rank == 0:
+        torch.save(obj.encoder.embedding.weight.grad, out)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_all_reduced_gradient_equals_the_gradient_of_the_union_batch(tmp_path):
+    out = str(tmp_path / "grad.pt")
+    mp.spawn(rank_gradient, args=(2, str(tmp_path / "store"), out), nprocs=2, join=True)
+    g, users, items, negs = batch()
+    obj = objective(negs).bind(g)
+    loss, _ = obj(g, users, items)
+    loss.backward()
+    want = obj.encoder.embedding.weight.grad
+    got = torch.load(out, weights_only=True)
+    assert want.abs().sum() > 0
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
+
+
+def torchrun(*args, nproc=2):
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run",
+                           f"--nproc_per_node={nproc}", "-m", "gnnrec", *args],
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_two_processes_train_one_run_folder_that_resumes_on_one(tmp_path):
+    data = make_data(str(tmp_path / "d"))[0]
+    out = str(tmp_path / "run")
+    r = torchrun("train", "--dataset", data, "--out", out, *ARGS)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["d", "run"]  # one set of run files, nothing else
+    assert sorted(os.listdir(out)) == ["best.pt", "config.json", "last.pt", "log.jsonl",
+                                       "results.json"]
+    assert r.stdout.count("test (") == 1  # process 0 alone reports
+    logs = [json.loads(x) for x in open(os.path.join(out, "log.jsonl"))]
+    assert [x["epoch"] for x in logs] == [1, 2]
+    r = CliRunner().invoke(cli, ["train", "--out", out, "--resume", "--epochs", "3",
+                                 "--device", "cpu", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert [json.loads(x)["epoch"] for x in open(os.path.join(out, "log.jsonl"))] == [1, 2, 3]
+
+
+def test_a_batch_smaller_than_the_world_is_refused(tmp_path):
+    data = make_data(str(tmp_path / "d"))[0]
+    r = torchrun("train", "--dataset", data, "--out", str(tmp_path / "run"), "--batch-size", "1",
+                 "--epochs", "1", "--device", "cpu", "--no-progress")
+    assert r.returncode != 0
+    assert "leaves some of the 2 processes no rows" in r.stderr
+    assert "Traceback" not in r.stderr.split("Error:")[-1]
+    assert not os.path.exists(tmp_path / "run")  # refused before anything was written
+
+
+def test_distributed_outside_torchrun_names_the_launcher(monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    r = CliRunner().invoke(cli, ["train", "--distributed", "--dataset", "nope"])
+    assert "torchrun --nproc_per_node=N -m gnnrec train" in one_line_error(r)
+
+
+@pytest.mark.parametrize("world,rank", [(2, 0), (2, 1), (3, 2)])
+def test_shards_are_disjoint_and_cover_each_batch(world, rank):
+    from gnnrec.distributed import ShardedBatches
+    from gnnrec.train.batching import EdgeBatches
+
+    g = random_graph(20, 30, 0.3, seed=1)
+    batches = EdgeBatches(g, 8)
+    union = {}
+    for r in range(world):
+        shards = list(ShardedBatches(batches, r, world)(torch.Generator().manual_seed(3)))
+        for b, (u, i) in enumerate(shards):
+            union.setdefault(b, []).append(torch.stack([u, i]))
+    whole = list(batches(torch.Generator().manual_seed(3)))
+    for b, (u, i) in enumerate(whole):
+        if len(u) < world:
+            continue
+        got = torch.cat(union[b], 1)
+        key = lambda t: sorted(zip(t[0].tolist(), t[1].tolist()))  # noqa: E731
+        assert key(got) == key(torch.stack([u, i]))
