@@ -391,7 +391,7 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
         config = kwargs["config"] or os.path.join(run_dir, "config.json")
         if not os.path.exists(config):
             raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
-    from gnnrec import distributed as ddp
+    import gnnrec.distributed as ddp
 
     spec = build_spec(kwargs, config)
     ctx = ddp.require() if distributed else ddp.from_env()
