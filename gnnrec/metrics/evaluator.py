@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from gnnrec.data.positives import PositiveSet
+from gnnrec.metrics.groups import GROUP_NAMES, popularity_groups
 from gnnrec.metrics.ranking import RankingMetric, metric_grid
 
 ScoreFn = Callable[[Tensor], Tensor]
@@ -15,6 +16,28 @@ def dot_scores(user_emb: Tensor, item_emb: Tensor) -> ScoreFn:
     r"""Score function for inner-product models: ``users -> (B, I)``."""
     item_t = item_emb.t().contiguous()
     return lambda users: user_emb[users] @ item_t
+
+
+def popularity_views(shown: Tensor, popularity: Tensor, k: int) -> Dict[str, float]:
+    r"""What the recommended top-``k`` lists expose, from ``shown`` (how many
+    lists hold each item) and the items' training ``popularity``:
+
+    * ``exposure_<group>@k``: the share of all recommended slots that go to
+      each head / mid / tail group (each group a third of the training
+      interactions, :func:`~gnnrec.metrics.groups.popularity_groups`); the
+      shares sum to 1;
+    * ``avgpop@k``: the mean training popularity of a recommended item
+      (average recommendation popularity);
+    * ``coverage@k``: the share of all items recommended to someone.
+    """
+    total = float(shown.sum())
+    groups = popularity_groups(popularity, len(GROUP_NAMES))
+    out = {}
+    for g, name in enumerate(GROUP_NAMES):
+        out[f"exposure_{name}@{k}"] = float(shown[groups == g].sum()) / total if total else 0.0
+    out[f"avgpop@{k}"] = float((shown * popularity.double()).sum()) / total if total else 0.0
+    out[f"coverage@{k}"] = float((shown > 0).sum()) / max(len(shown), 1)
+    return out
 
 
 @dataclass
@@ -100,7 +123,8 @@ class FullRankingEvaluator:
     @torch.no_grad()
     def evaluate(self, score_fn: ScoreFn, target: PositiveSet,
                  exclude: Sequence[PositiveSet] = (), users: Optional[Tensor] = None,
-                 per_user: bool = False, plan: Optional[EvalPlan] = None) -> Dict[str, float]:
+                 per_user: bool = False, plan: Optional[EvalPlan] = None,
+                 popularity: Optional[Tensor] = None) -> Dict[str, float]:
         r"""Returns ``{"recall@20": ..., ...}`` (plus ``"users"``, how many
         were evaluated).
 
@@ -114,6 +138,9 @@ class FullRankingEvaluator:
             per_user (bool): also return per-user values under ``"per_user"``.
             plan (EvalPlan, optional): a :meth:`plan` of the same arguments
                 (reused across evaluations of the same split).
+            popularity (Tensor, optional): ``(num_items,)`` training degree of
+                every item; adds the popularity views of the recommended
+                lists (:func:`popularity_views`) at every cut-off.
         """
         plan = plan if plan is not None else self.plan(target, exclude, users)
         device, n = plan.users.device, plan.num_items
@@ -121,6 +148,9 @@ class FullRankingEvaluator:
         sums = {repr(m): torch.zeros((), dtype=torch.float64, device=device) for m in self.metrics}
         values = {repr(m): [] for m in self.metrics} if per_user else None
         masked_any = any(len(b.masked[0]) for b in plan.batches)
+        ks = sorted({m.k for m in self.metrics})
+        shown = {kk: torch.zeros(n, dtype=torch.float64, device=device) for kk in ks} \
+            if popularity is not None else None
         for b in plan.batches:
             scores = score_fn(b.users).float()
             if len(b.masked[0]):
@@ -134,6 +164,10 @@ class FullRankingEvaluator:
                 hits = torch.zeros_like(local, dtype=torch.bool)
             if masked_any:  # a masked item can reach the top-k only when fewer than k remain
                 hits &= top_v > -torch.inf
+            if shown is not None:
+                for kk in ks:
+                    kept = top[:, :kk][top_v[:, :kk] > -torch.inf]
+                    shown[kk].index_add_(0, kept, torch.ones_like(kept, dtype=torch.float64))
             if k < self.max_k:
                 hits = torch.nn.functional.pad(hits, (0, self.max_k - k))
             for m in self.metrics:
@@ -144,6 +178,9 @@ class FullRankingEvaluator:
         n_users = max(len(plan.users), 1)
         out = {name: float(s) / n_users for name, s in sums.items()}
         out["users"] = len(plan.users)
+        if shown is not None:
+            for kk, counts in shown.items():
+                out.update(popularity_views(counts, popularity.to(device), kk))
         if per_user:
             out["per_user"] = {name: torch.cat(v) if v else torch.empty(0)
                                for name, v in values.items()}
