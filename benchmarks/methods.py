@@ -161,7 +161,7 @@ def run_one(args, job, tuned, path):
     spec = base_spec(args, dataset, encoder, method, seed, params)
     if dataset not in _DATA:
         ds = load_dataset(spec.data)
-        _DATA[dataset] = (ds, RecGraph.from_dataset(ds), spec.protocol(split_sets(ds, "cpu")))
+        _DATA[dataset] = (ds, RecGraph.from_dataset(ds), spec.eval_protocol(split_sets(ds, "cpu")))
     ds, graph, protocol = _DATA[dataset]
     every = spec.evaluation["eval_every"]
     head = {"job": {"dataset": dataset, "encoder": encoder, "method": method, "seed": seed},

@@ -14,6 +14,7 @@ from gnnrec.nn import MODELS
 from gnnrec.registry import default_of, describe_options, first_line
 from gnnrec.metrics.protocol import EvalProtocol
 from gnnrec.nn.scorers import SCORERS
+from gnnrec.protocols import PROTOCOLS
 from gnnrec.sampling import SAMPLERS
 from gnnrec.spec import DEFAULT_SAMPLER
 from gnnrec.train.batching import BATCHINGS
@@ -155,6 +156,11 @@ def dataset_options(f):
         click.option("--val-frac", type=float, default=None,
                      help="Per-user validation share; with --split given it is carved out of "
                           f"each user's training items. 0 disables. [default: {d('val_frac')}]"),
+        click.option("--val-carve/--no-val-carve", "val_carve", default=None,
+                     help="With --split random/temporal: take validation at random out of "
+                          "each user's training interactions after the test share (--val-frac "
+                          "is then a share of what remains), not by the split's own rule. "
+                          f"[default: {'on' if d('val_carve') else 'off'}]"),
         click.option("--k-core", type=int, default=None,
                      help=f"Keep the k-core (users and items with >= k interactions); 0 keeps all. "
                           f"[default: {d('k_core')}]"),
@@ -175,8 +181,8 @@ def dataset_options(f):
     return f
 
 
-DATA_KEYS = ("path", "format", "split", "test_frac", "val_frac", "k_core", "min_rating",
-             "user_col", "item_col", "rating_col", "time_col", "data_seed")
+DATA_KEYS = ("path", "format", "split", "test_frac", "val_frac", "val_carve", "k_core",
+             "min_rating", "user_col", "item_col", "rating_col", "time_col", "data_seed")
 
 
 def data_changes(kwargs: Dict) -> Dict:
@@ -186,10 +192,18 @@ def data_changes(kwargs: Dict) -> Dict:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def load(session: Session, spec):
+def load(session: Session, spec, protocol: Optional[str] = None):
     from gnnrec.data.loading import load_dataset
+    from gnnrec.data.splits import NeedsTimestamps
+    from gnnrec.protocols import supported
 
-    ds = load_dataset(spec, echo=session.echo)
+    try:
+        ds = load_dataset(spec, echo=session.echo)
+    except NeedsTimestamps as e:
+        if not protocol:
+            raise
+        raise GnnrecError(f"protocol {protocol}: {e}; protocols this data supports: "
+                          f"{', '.join(supported(False))} (or override --split)") from None
     session.echo(f"dataset {ds.name}: {ds.num_users} users, {ds.num_items} items, "
                  f"{len(ds.inter)} interactions")
     for note in ds.notes:
@@ -243,9 +257,9 @@ def _spec_default(role):
     return getattr(RunSpec(), role).name
 
 
-SPEC_KEYS = ("config", "model", "sampler", "loss", "dim", "layers", "model_opt", "sampler_opt",
-             "loss_opt", "epochs", "batch_size", "lr", "reg", "batching", "seed", "ks", "metric",
-             "patience", "eval_every")
+SPEC_KEYS = ("config", "protocol", "model", "sampler", "loss", "dim", "layers", "model_opt",
+             "sampler_opt", "loss_opt", "epochs", "batch_size", "lr", "reg", "batching", "seed",
+             "ks", "metric", "sampled", "patience", "eval_every")
 
 
 def spec_options(f):
@@ -255,6 +269,11 @@ def spec_options(f):
         click.option("--config", "config", type=click.Path(), default=None,
                      help="Start from a run spec (a run's config.json, a tuner's best.json); "
                           "other options given here change it."),
+        click.option("--protocol", type=Registry(PROTOCOLS, "protocol"), default=None,
+                     help="A paper's evaluation protocol as a preset: split, validation, "
+                          "cut-offs, selection metric, sampled evaluation and the "
+                          "hyper-parameters the paper fixes (see --list-protocols). Options "
+                          "given here win over it, with a note."),
         click.option("--model", type=Registry(MODELS, "model"), default=None,
                      help=f"Encoder. [default: {_spec_default('model')}]"),
         click.option("--sampler", type=Registry(SAMPLERS, "sampler"), default=None, cls=Help,
@@ -300,6 +319,11 @@ def spec_options(f):
         click.option("--metric", default=None,
                      help="Validation metric for model selection and early stopping, NAME@K. "
                           "[default: recall@<first K>]"),
+        click.option("--sampled", type=int, default=None,
+                     help="Also report each test item ranked against N random items the user "
+                          "never interacted with (HR/NDCG@K of NCF-era papers; labelled "
+                          "sampled, never used for selection); 0 off. "
+                          f"[default: {default_of(EvalProtocol, 'sampled')}]"),
         click.option("--patience", type=int, default=None,
                      help="Stop after this many evaluations without improvement; 0 never "
                           f"stops. [default: {default_of(EarlyStopping, 'patience')}]"),
@@ -313,14 +337,41 @@ def spec_options(f):
     return f
 
 
-def build_spec(kwargs: Dict, config: Optional[str] = None):
-    r"""The run spec of the command line: ``--config`` (or the defaults)
-    with every given option on top, validated. Pops the options it uses."""
+#: run-spec path of a setting -> the flag that sets it, where not --<last part>
+SETTING_FLAGS = {"objective.reg_weight": "--reg", "data.seed": "--data-seed",
+                 "data.path": "--dataset"}
+
+
+def setting_flag(path: str) -> str:
+    return SETTING_FLAGS.get(path, "--" + path.rpartition(".")[2].replace("_", "-"))
+
+
+def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
+    r"""The run spec of the command line: ``--config`` (or the defaults),
+    then ``--protocol``'s preset, then every given option on top,
+    validated. Pops the options it uses; ``echo`` gets a note for each
+    preset value an option overrides."""
+    from gnnrec.protocols import apply, get, overridden
     from gnnrec.spec import RunSpec
 
     o = {k: kwargs.pop(k) for k in SPEC_KEYS}
     config = config or o["config"]
     base = RunSpec.from_file(config) if config else RunSpec()
+    ks = None if o["ks"] is None else parse_ks(o["ks"])
+    data = data_changes(kwargs)
+    if o["protocol"]:
+        given = {"model": o["model"], "dim": o["dim"], "layers": o["layers"],
+                 "objective.reg_weight": o["reg"], "evaluation.ks": ks,
+                 **{f"trainer.{k}": o[k] for k in ("epochs", "batch_size", "lr", "batching")},
+                 **{f"evaluation.{k}": o[k] for k in ("metric", "sampled", "patience",
+                                                      "eval_every")},
+                 **{f"data.{k}": v for k, v in data.items()}}
+        for path, preset, value in overridden(o["protocol"], given):
+            if echo:
+                echo(f"note: {setting_flag(path)} {value} overrides protocol "
+                     f"{o['protocol']}'s {preset} (an option given wins)")
+        model = o["model"] or get(o["protocol"]).settings.get("model") or base.model.name
+        base = apply(base, o["protocol"], takes_layers=model != "mf")
     return base.override(
         model=o["model"], sampler=o["sampler"], loss=o["loss"], model_options=o["model_opt"],
         sampler_options=o["sampler_opt"], loss_options=o["loss_opt"], dim=o["dim"],
@@ -328,9 +379,16 @@ def build_spec(kwargs: Dict, config: Optional[str] = None):
         trainer=dict(epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
                      batching=o["batching"], seed=o["seed"]),
         objective=dict(reg_weight=o["reg"]),
-        evaluation=dict(ks=None if o["ks"] is None else parse_ks(o["ks"]), metric=o["metric"],
+        evaluation=dict(ks=ks, metric=o["metric"], sampled=o["sampled"],
                         patience=o["patience"], eval_every=o["eval_every"]),
-        data=data_changes(kwargs)).validate()
+        data=data).validate()
+
+
+def list_protocols() -> str:
+    from gnnrec.protocols import describe
+
+    flags = {path: setting_flag(path) for p in PROTOCOLS.values() for path in p.settings}
+    return "\n".join(describe(name, flags) for name in PROTOCOLS)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -357,11 +415,14 @@ def build_spec(kwargs: Dict, config: Optional[str] = None):
                    "number of processes.")
 @click.option("--list-options", is_flag=True,
               help="List every model, sampler and loss with its options, then exit.")
+@click.option("--list-protocols", "list_protocols_", is_flag=True,
+              help="List the paper protocols --protocol presets (what each sets, where it "
+                   "comes from, what the paper reports), then exit.")
 @click.option("--help-sampler", is_flag=True,
               help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
 def train(session, run_dir, resume, overwrite, device, progress, distributed, list_options,
-          help_sampler, **kwargs):
+          list_protocols_, help_sampler, **kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
     The bundled 10-core Gowalla sample is used when no --dataset is given;
@@ -374,6 +435,9 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
     from gnnrec.outputs import RunFolderWriter
     from gnnrec.run import resolve_device, train_run
 
+    if list_protocols_:
+        click.echo(list_protocols())
+        return
     if list_options:
         click.echo("models:\n" + component_help(MODELS, ENCODER_ARGS))
         click.echo("samplers:\n" + component_help(SAMPLERS))
@@ -395,7 +459,7 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
             raise GnnrecError(f"{run_dir}: nothing to resume (no config.json)")
     import gnnrec.distributed as ddp
 
-    spec = build_spec(kwargs, config)
+    spec = build_spec(kwargs, config, session.echo)
     ctx = ddp.require() if distributed else ddp.from_env()
     dev = ddp.device_for(ctx, device) if ctx else resolve_device(device)
     if ctx and not ctx.main:
@@ -404,7 +468,7 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
     folder = run_dir
     if ctx is None or ctx.main:
         folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # before any data
-    dataset = load(session, spec.data)
+    dataset = load(session, spec.data, spec.protocol)
     if ctx:
         ddp.init(ctx, dev)
     try:
@@ -464,14 +528,14 @@ def tune(session, space, trials, search, prune, search_seed, out, device, progre
     from gnnrec.tune import format_tune, parse_space, search_sampler
     from gnnrec.tune import tune as run_tune
 
-    spec = build_spec(kwargs)
+    spec = build_spec(kwargs, echo=session.echo)
     dims = parse_space(space, spec)
     search_sampler(search, dims, search_seed)  # grid needs listed values
     if trials < 1:
         raise GnnrecError(f"trials must be >= 1, got {trials}", param="trials",
                           detail=f"must be >= 1, got {trials}")
     resolve_device(device)
-    dataset = load(session, spec.data)
+    dataset = load(session, spec.data, spec.protocol)
     try:
         results = run_tune(spec, dims, dataset, out, trials, search=search, prune=prune,
                            device=device, seed=search_seed, echo=click.echo,
@@ -531,11 +595,16 @@ def load_model(session, checkpoint, device):
               help="Also report head / mid / tail item groups (each a third of the training "
                    "interactions, most popular first).")
 @click.option("--ks", default="10,20,50", show_default=True, help="Comma-separated cut-offs.")
+@click.option("--sampled", type=int, default=None,
+              help="Also rank each test item against N random items the user never had "
+                   "(sampled HR/NDCG); 0 off. [default: as the run was trained]")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
-def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwargs):
-    r"""Full-ranking metrics of a checkpoint on a held-out split.
+def evaluate(session, checkpoint, fold, groups, ks, sampled, as_json, device, **data_kwargs):
+    r"""Full-ranking metrics of a checkpoint on a held-out split, and what its
+    top-K lists expose (share per popularity group, average popularity,
+    coverage).
 
     Without dataset options, the data the run was trained on is read again as
     recorded in the checkpoint. A checkpoint trained on other data is refused.
@@ -546,6 +615,7 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
     from dataclasses import asdict
 
     from gnnrec.data.loading import DataSpec, load_dataset
+    from gnnrec.metrics import most_popular
     from gnnrec.metrics.protocol import EvalProtocol, format_report
 
     model = load_model(session, checkpoint, device)
@@ -553,18 +623,26 @@ def evaluate(session, checkpoint, fold, groups, ks, as_json, device, **data_kwar
     data = DataSpec(**{**asdict(DataSpec(**saved)), **data_changes(data_kwargs)})
     dataset = load_dataset(data)
     model.check_dataset(dataset)
-    protocol = EvalProtocol.from_dataset(dataset, model.device, ks=parse_ks(ks))
+    if sampled is None:
+        sampled = model.meta.get("spec", {}).get("evaluation", {}).get("sampled", 0)
+    protocol = EvalProtocol.from_dataset(dataset, model.device, ks=parse_ks(ks), sampled=sampled)
     score_fn = model.ranker()
-    res = protocol.evaluate(score_fn, fold)
-    pop = protocol.baseline(fold)
-    by_group = protocol.groups(score_fn, fold) if groups else {}
-    if as_json:
-        click.echo(json.dumps({"split": fold, "model": res, "mostpop": pop, "groups": by_group},
-                              indent=2))
-        return
-    report = {"ks": protocol.ks, fold: res, f"mostpop_{fold}": pop}
+    report = {"ks": protocol.ks, fold: protocol.evaluate(score_fn, fold, views=True),
+              f"mostpop_{fold}": protocol.baseline(fold, views=True)}
     if groups:
-        report[f"{fold}_groups"] = by_group
+        report[f"{fold}_groups"] = protocol.groups(score_fn, fold)
+    if sampled:
+        report[f"sampled_{fold}"] = protocol.evaluate_sampled(score_fn, fold)
+        report[f"mostpop_sampled_{fold}"] = protocol.evaluate_sampled(
+            most_popular(protocol.item_degree), fold)
+    if as_json:
+        out = {"split": fold, "model": report[fold], "mostpop": report[f"mostpop_{fold}"],
+               "groups": report.get(f"{fold}_groups", {})}
+        if sampled:
+            out.update(sampled=report[f"sampled_{fold}"],
+                       mostpop_sampled=report[f"mostpop_sampled_{fold}"])
+        click.echo(json.dumps(out, indent=2))
+        return
     click.echo(format_report(report))
 
 

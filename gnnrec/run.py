@@ -130,7 +130,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         for key in changed:
             echo(f"note: resuming with {key} changed")
 
-    protocol = spec.protocol(split_sets(dataset, dev))
+    protocol = spec.eval_protocol(split_sets(dataset, dev))
     objective = spec.build(dataset.num_users, dataset.num_items, dev,
                            users=dataset.users, items=dataset.items)
     graph = RecGraph.from_dataset(dataset, dev)

@@ -24,6 +24,7 @@ from gnnrec.metrics.protocol import EvalProtocol
 from gnnrec.metrics.ranking import parse_metric
 from gnnrec.model import RecModel
 from gnnrec.nn import MODELS
+from gnnrec.protocols import get as get_protocol
 from gnnrec.registry import check_options, defaults, lookup, parse_options, resolve
 from gnnrec.sampling import SAMPLERS
 from gnnrec.train.callbacks import EarlyStopping, Evaluate
@@ -40,6 +41,7 @@ SECTIONS = {"trainer": (Trainer, ("objective", "graph", "callbacks")),
             "objective": (Objective, ("model", "sampler", "loss"))}
 #: evaluation option -> (constructor, its parameter)
 EVALUATION = {"ks": (EvalProtocol, "ks"), "metric": (EvalProtocol, "metric"),
+              "sampled": (EvalProtocol, "sampled"),
               "patience": (EarlyStopping, "patience"), "eval_every": (Evaluate, "every")}
 #: sampler used when a loss needs explicit negatives and none is named
 DEFAULT_SAMPLER = "rns"
@@ -84,10 +86,12 @@ class RunSpec:
             ``batch_size``, ``lr``, ``batching``, ``seed``).
         objective (dict): :class:`~gnnrec.train.Objective` options
             (``reg_weight``).
-        evaluation (dict): ``ks`` and ``metric`` (the
+        evaluation (dict): ``ks``, ``metric`` and ``sampled`` (the
             :class:`~gnnrec.metrics.EvalProtocol`), ``patience`` (early
             stopping) and ``eval_every``.
         data (DataSpec): what to read and how to split it.
+        protocol (str, optional): the paper protocol the spec was preset
+            from (:mod:`gnnrec.protocols`), recorded for the reader.
         dim (int, optional), layers (int, optional): shorthands folded into
             the model's options by :meth:`validate` (``embedding_dim``;
             LightGCN ``num_layers``, NGCF ``layer_sizes = [dim] * layers``).
@@ -101,6 +105,7 @@ class RunSpec:
     data: DataSpec = field(default_factory=DataSpec)
     dim: Optional[int] = None
     layers: Optional[int] = None
+    protocol: Optional[str] = None
 
     def __post_init__(self):
         self._parts: Dict[str, Any] = {}
@@ -149,6 +154,8 @@ class RunSpec:
             raise option_error("reg_weight", "must be >= 0 and finite, got "
                                              f"{self.objective['reg_weight']}")
         self._check_evaluation()
+        if self.protocol is not None:
+            get_protocol(self.protocol)
         self._valid = True
         return self
 
@@ -219,7 +226,7 @@ class RunSpec:
             ev["metric"] = repr(parse_metric(ev["metric"]))
         else:
             ev["metric"] = f"recall@{ev['ks'][0]}"
-        for key, low in (("patience", 0), ("eval_every", 1)):
+        for key, low in (("patience", 0), ("eval_every", 1), ("sampled", 0)):
             v = ev[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise option_error(key, f"must be an integer >= {low}, got {v!r}")
@@ -259,10 +266,11 @@ class RunSpec:
         self._require_valid()
         return Trainer(objective, graph, callbacks=callbacks, **self.trainer)
 
-    def protocol(self, sets) -> EvalProtocol:
+    def eval_protocol(self, sets) -> EvalProtocol:
         """The evaluation protocol of the spec on split sets."""
         self._require_valid()
-        return EvalProtocol(sets, ks=self.evaluation["ks"], metric=self.evaluation["metric"])
+        ev = self.evaluation
+        return EvalProtocol(sets, ks=ev["ks"], metric=ev["metric"], sampled=ev["sampled"])
 
     # ------------------------------------------------------------------ changing
 
@@ -370,6 +378,8 @@ class RunSpec:
             out["dim"] = self.dim
         if self.layers is not None:
             out["layers"] = self.layers
+        if self.protocol is not None:
+            out["protocol"] = self.protocol
         return out
 
     @classmethod
@@ -403,7 +413,7 @@ class RunSpec:
                 kwargs["data"] = DataSpec(**data)
         except (KeyError, TypeError, AttributeError) as e:
             raise GnnrecError(f"{where}: malformed spec ({type(e).__name__}: {e})") from None
-        for key in ("dim", "layers"):
+        for key in ("dim", "layers", "protocol"):
             if key in d:
                 kwargs[key] = d[key]
         return cls(**kwargs)

@@ -17,7 +17,7 @@ def test_validate_completes_every_default_from_the_constructors():
     assert spec.trainer["batch_size"] == Trainer.__init__.__defaults__[1]
     assert spec.loss.options == {"scorer": "dot"}
     assert spec.model.options["num_layers"] == 3
-    assert spec.evaluation == {"ks": [20], "metric": "recall@20", "patience": 10,
+    assert spec.evaluation == {"ks": [20], "metric": "recall@20", "sampled": 0, "patience": 10,
                                "eval_every": 1}
     assert RunSpec(loss=Component("popdcl")).validate().sampler is None
 

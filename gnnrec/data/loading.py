@@ -55,6 +55,12 @@ class DataSpec:
         val_frac (float): per-user validation share; for ``given`` it is
             carved at random out of each user's training items.
             (default: :obj:`0.1`)
+        val_carve (bool): for ``random`` / ``temporal``, carve validation at
+            random out of each user's *training* interactions after the test
+            share is taken (``val_frac`` is then a share of what remains:
+            AHNS's "10% of the training set", PDNS's 8:1), instead of the
+            split's own rule (a share of all, and for ``temporal`` the
+            interactions just before the test ones). (default: :obj:`False`)
         k_core (int): drop users and items with fewer interactions, repeated
             until stable; ``0`` keeps everything. (default: :obj:`0`)
         min_rating (float, optional): keep ratings ``>=`` this as positives.
@@ -67,6 +73,7 @@ class DataSpec:
     split: str = "auto"
     test_frac: float = 0.2
     val_frac: float = 0.1
+    val_carve: bool = False
     k_core: int = 0
     min_rating: Optional[float] = None
     user_col: str = "user"
@@ -90,7 +97,13 @@ class DataSpec:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise option_error(name, f"must be in [0, 1), got {value!r}")
-        if self.split in ("random", "temporal") and self.test_frac + self.val_frac >= 1.0:
+        if not isinstance(self.val_carve, bool):
+            raise option_error("val_carve", f"must be true or false, got {self.val_carve!r}")
+        if self.val_carve and self.split not in ("random", "temporal"):
+            raise option_error("val_carve", "applies to the random and temporal splits (given "
+                                            f"always carves), not {self.split}")
+        if self.split in ("random", "temporal") and not self.val_carve \
+                and self.test_frac + self.val_frac >= 1.0:
             raise option_error("test_frac", f"plus val_frac must be < 1, got "
                                             f"{self.test_frac} + {self.val_frac}")
         if self.min_rating is not None and not math.isfinite(self.min_rating):
@@ -169,6 +182,13 @@ def _read(spec: DataSpec, echo=None):
     return inter, name, path
 
 
+def _users_without(inter: Interactions, fold: np.ndarray, which: int) -> int:
+    """Users with no interaction in fold ``which``."""
+    has = np.zeros(inter.num_users, bool)
+    has[inter.user[fold == which]] = True
+    return int((~has).sum())
+
+
 def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDataset:
     r"""Reads, filters and splits a dataset.
 
@@ -207,20 +227,41 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
             notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
                          f"training items at random (seed {spec.seed}); the test file is "
                          "untouched")
-    elif split == "random":
-        fold = splits.random_split(inter, spec.test_frac, spec.val_frac, spec.seed)
-        notes.append(f"random per-user split: test {spec.test_frac:g}, "
-                     f"validation {spec.val_frac:g} (seed {spec.seed})")
-    elif split == "temporal":
-        fold = splits.temporal_split(inter, spec.test_frac, spec.val_frac)
-        notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
-                     f"{spec.val_frac:g} before it validation")
+    elif split in ("random", "temporal"):
+        val = 0.0 if spec.val_carve else spec.val_frac
+        if split == "random":
+            fold = splits.random_split(inter, spec.test_frac, val, spec.seed)
+            notes.append(f"random per-user split: test {spec.test_frac:g}, "
+                         f"validation {val:g} (seed {spec.seed})")
+        else:
+            fold = splits.temporal_split(inter, spec.test_frac, val)
+            notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
+                         f"{val:g} before it validation")
+        if spec.val_carve and spec.val_frac > 0:
+            fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
+            notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
+                         f"training interactions at random (seed {spec.seed})")
+        no_test = _users_without(inter, fold, Interactions.TEST)
+        if no_test:
+            notes.append(f"{no_test} user(s) have too few interactions for a test item: "
+                         "trained on, not evaluated")
     elif split == "popbalanced":
         fold = splits.popularity_balanced_split(inter, spec.test_frac, spec.val_frac, spec.seed)
         notes.append(f"popularity-balanced split (PopDCL): {spec.test_frac:g} balanced test "
                      f"(drawn uniformly over items), {spec.test_frac:g} imbalanced test, "
                      f"{spec.val_frac:g} validation, at random (seed {spec.seed})")
     else:
+        splits.require_timestamps(inter, "leave-one-out")
+        few = splits.too_few_for_loo(inter, val=spec.val_frac > 0)
+        if few.any():
+            dropped = len(np.unique(inter.user[few]))
+            inter = inter.take(~few).compact()
+            if len(inter) == 0:
+                raise GnnrecError(f"{path}: no user has the "
+                                  f"{3 if spec.val_frac > 0 else 2} interactions "
+                                  "leave-one-out needs")
+            notes.append(f"leave-one-out: {dropped} user(s) with fewer than "
+                         f"{3 if spec.val_frac > 0 else 2} interactions dropped")
         fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
         notes.append("temporal leave-one-out: last item test"
                      + (", second to last validation" if spec.val_frac > 0 else ""))

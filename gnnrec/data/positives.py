@@ -119,13 +119,55 @@ class PositiveSet:
             raise ValueError("a user has every item as a positive: no negative exists")
         u = torch.rand((len(users), num), generator=generator, device=users.device,
                        dtype=torch.float64)
-        r = torch.minimum((u * free).long(), free - 1)
-        base = users.unsqueeze(-1) * self.num_items
+        return self.complement_at(users, torch.minimum((u * free).long(), free - 1))
+
+    def complement_at(self, users: Tensor, ranks: Tensor) -> Tensor:
+        r"""The ``ranks[b, j]``-th item (0-based, in id order) *not* in the
+        set of ``users[b]``: ``r + #{j : item_j - j <= r}``, one
+        :func:`torch.searchsorted` on the gap keys. ``ranks`` must be below
+        the user's number of non-members."""
         if len(self._gap_keys) == 0:
-            return r
-        k = (torch.searchsorted(self._gap_keys, base + r, right=True)
+            return ranks
+        base = users.unsqueeze(-1) * self.num_items
+        k = (torch.searchsorted(self._gap_keys, base + ranks, right=True)
              - self.rowptr[users].unsqueeze(-1))
-        return r + k
+        return ranks + k
+
+    def sample_complement_distinct(self, users: Tensor, num: int,
+                                   generator: torch.Generator = None,
+                                   max_rounds: int = 1000) -> Tensor:
+        r"""``(B, num)`` *distinct* items per user drawn uniformly from the
+        items not in its set (without replacement); a user with fewer than
+        ``num`` non-members gets all of them and ``-1`` in the other places.
+
+        Ranks among the non-members are drawn with replacement and repeated
+        ones drawn again (vectorised rounds, expected few when ``num`` is
+        well below the non-members), then mapped by :meth:`complement_at`.
+        """
+        free = self.num_items - self.degree[users]
+        cols = torch.arange(num, device=users.device)
+        valid = cols.unsqueeze(0) < free.unsqueeze(1)
+        few = free <= num  # takes every non-member
+        span = free.clamp(min=1).unsqueeze(1).to(torch.float64)
+        ranks = (torch.rand((len(users), num), generator=generator, device=users.device,
+                            dtype=torch.float64) * span).long()
+        ranks = torch.minimum(ranks, (free.clamp(min=1) - 1).unsqueeze(1))
+        ranks[few] = cols.expand(int(few.sum()), num).clone()
+        for _ in range(max_rounds):
+            srt, order = torch.sort(torch.where(valid, ranks, -1), dim=1)
+            dup_sorted = torch.zeros_like(valid)
+            dup_sorted[:, 1:] = (srt[:, 1:] == srt[:, :-1]) & (srt[:, 1:] >= 0)
+            dup = torch.zeros_like(valid).scatter_(1, order, dup_sorted)
+            if not bool(dup.any()):
+                break
+            rows = dup.nonzero()[:, 0]
+            fresh = torch.rand(len(rows), generator=generator, device=users.device,
+                               dtype=torch.float64)
+            ranks[dup] = torch.minimum((fresh * span[rows, 0]).long(), free[rows] - 1)
+        else:  # pragma: no cover - needs num within a handful of the non-members
+            raise RuntimeError("could not draw distinct non-members")
+        items = self.complement_at(users, ranks.clamp(min=0))
+        return torch.where(valid, items, torch.full_like(items, -1))
 
 
 def _join(a_row: Tensor, a_key: Tensor, b_row: Tensor, b_key: Tensor,

@@ -67,9 +67,18 @@ def random_split(inter: Interactions, test: float = 0.2, val: float = 0.0,
     return _assign_last(rank, n, n_test, n_val)
 
 
-def _time_order(inter: Interactions, what: str) -> np.ndarray:
+class NeedsTimestamps(GnnrecError):
+    """A time-ordered split asked of data without timestamps."""
+
+
+def require_timestamps(inter: Interactions, what: str) -> None:
+    """Raises :class:`NeedsTimestamps` for data without timestamps."""
     if inter.timestamp is None:
-        raise GnnrecError(f"the {what} split needs timestamps, and this dataset has none")
+        raise NeedsTimestamps(f"the {what} split needs timestamps, and this dataset has none")
+
+
+def _time_order(inter: Interactions, what: str) -> np.ndarray:
+    require_timestamps(inter, what)
     return np.lexsort((np.arange(len(inter)), inter.timestamp, inter.user))
 
 
@@ -90,13 +99,22 @@ def temporal_leave_one_out(inter: Interactions, val: bool = True) -> np.ndarray:
     r"""Leave-one-out by time (the HDCCF / NCF protocol): each user's last
     interaction is the test item and, when ``val`` is set, the second to last
     the validation item. Users with a single interaction keep it for
-    training; users with two give no validation item.
+    training; users with two give no validation item
+    (:func:`too_few_for_loo` finds them, to drop them first).
     """
     order = _time_order(inter, "leave-one-out")
     rank, n = _rank_within_user(inter.user, order, inter.num_users)
     n_test = (n >= 2).astype(np.int64)
     n_val = ((n >= 3) & val).astype(np.int64)
     return _assign_last(rank, n, n_test, n_val)
+
+
+def too_few_for_loo(inter: Interactions, val: bool = True) -> np.ndarray:
+    r"""Boolean mask of the rows whose user has fewer interactions than
+    leave-one-out needs: a training item plus a test item, plus a validation
+    item with ``val``."""
+    n = np.bincount(inter.user, minlength=inter.num_users)
+    return n[inter.user] < (3 if val else 2)
 
 
 def popularity_balanced_split(inter: Interactions, test: float = 0.15, val: float = 0.1,

@@ -126,3 +126,54 @@ def test_popularity_balanced_split_shares_and_balance():
     imb_head = np.isin(inter.item[fold == TEST], np.flatnonzero(head)).mean()
     assert bal_head < 0.6 * imb_head
     assert np.array_equal(fold, splits.popularity_balanced_split(inter, 0.15, 0.1, seed=0))
+
+
+def test_balanced_test_set_is_uniform_over_items_by_chi_square():
+    from scipy.stats import chisquare
+
+    rng = np.random.default_rng(0)
+    pop = (2000 / np.arange(1, 101) ** 0.5).astype(int)  # a head of 2000, a tail of 200
+    users, items = [], []
+    for item, p in enumerate(pop):
+        users += rng.choice(4000, p, replace=False).tolist()
+        items += [item] * p
+    inter = Interactions.from_raw(np.array(users), np.array(items))
+    for seed in range(3):
+        fold = splits.popularity_balanced_split(inter, 0.15, 0.1, seed=seed)
+        count = lambda f: np.bincount(inter.item[fold == f], minlength=inter.num_items)  # noqa
+        assert chisquare(count(splits.TEST_BALANCED)).pvalue > 0.01  # uniform over items
+        assert chisquare(count(TEST)).pvalue < 1e-12  # the imbalanced one follows popularity
+
+
+def test_validation_carved_out_of_train_after_the_test_share():
+    from gnnrec.data.loading import DataSpec, load_dataset
+
+    inter = table(200, seed=3)
+    fold = splits.random_split(inter, test=0.2, val=0.0, seed=1)
+    carved = splits.carve_validation(inter, fold, 0.1, seed=1)
+    assert np.array_equal(carved == TEST, fold == TEST)  # test untouched
+    n_train = np.bincount(inter.user[fold == TRAIN], minlength=inter.num_users)
+    tr, va, te = per_user_counts(inter, carved)
+    assert np.array_equal(va, np.minimum(np.floor(n_train * 0.1 + 0.5), n_train - 1))
+    assert np.all(tr >= 1)
+    with pytest.raises(GnnrecError, match="val_carve"):
+        load_dataset(DataSpec(split="popbalanced", val_carve=True))
+
+
+def test_leave_one_out_drops_users_with_too_few_interactions_with_a_count(tmp_path):
+    from gnnrec.data.loading import DataSpec, load_dataset
+
+    rows = ["user,item,timestamp"]
+    for u, n in enumerate([1, 2, 3, 5, 8]):  # users 0 and 1 cannot give train+val+test
+        rows += [f"u{u},i{k},{10 * u + k}" for k in range(n)]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(rows) + "\n")
+    ds = load_dataset(DataSpec(path=str(path), split="loo", val_frac=0.1, time_col="timestamp"))
+    assert ds.num_users == 3
+    assert any("2 user(s) with fewer than 3 interactions dropped" in n for n in ds.notes)
+    test = ds.edges("test")
+    assert len(test[0]) == 3  # one (the latest) test item per remaining user
+    ds = load_dataset(DataSpec(path=str(path), split="loo", val_frac=0, time_col="timestamp"))
+    assert ds.num_users == 4 and any("1 user(s) with fewer than 2" in n for n in ds.notes)
+    with pytest.raises(splits.NeedsTimestamps):
+        load_dataset(DataSpec(path=str(path), split="loo"))  # the time column not named
