@@ -158,7 +158,11 @@ _DATA = {}
 def run_one(args, job, tuned, path):
     dataset, encoder, method, seed = job
     params = tuned.get(method, {}).get("params", {})
-    spec = base_spec(args, dataset, encoder, method, seed, params)
+    budget = None
+    if args.budget == "tune":  # the search's budget, early stopping off
+        epochs, every = TUNE_BUDGET[kind(method)]
+        budget = (epochs, every, epochs)
+    spec = base_spec(args, dataset, encoder, method, seed, params, budget)
     if dataset not in _DATA:
         ds = load_dataset(spec.data)
         _DATA[dataset] = (ds, RecGraph.from_dataset(ds), spec.eval_protocol(split_sets(ds, "cpu")))
@@ -206,7 +210,7 @@ def read_tuned(out):
 def cmd_run(args):
     torch.set_num_threads(args.threads)
     tuned = read_tuned(args.out)
-    runs = os.path.join(args.out, "runs")
+    runs = runs_dir(args)
     os.makedirs(runs, exist_ok=True)
     jobs = [(d, e, m, s) for d in args.datasets.split(",") for e in args.encoders.split(",")
             for m in args.methods.split(",") for s in map(int, args.seeds.split(","))]
@@ -270,8 +274,12 @@ def ms(values, digits=4):
     return f"{statistics.mean(values):.{digits}f} +- {statistics.stdev(values):.{digits}f}"
 
 
+def runs_dir(args):
+    return os.path.join(args.out, "runs" if args.budget == "full" else "runs-tune")
+
+
 def cmd_summarize(args):
-    runs = os.path.join(args.out, "runs")
+    runs = runs_dir(args)
     groups = {}
     for name in sorted(os.listdir(runs)):
         if not name.endswith(".json"):
@@ -326,6 +334,11 @@ def main(argv=None):
     r.add_argument("--encoders", default="lightgcn")
     r.add_argument("--seeds", default="0,1,2")
     r.add_argument("--threads", type=int, default=1, help="torch threads of this worker")
+    for name in ("run", "summarize"):
+        sub.choices[name].add_argument(
+            "--budget", choices=("full", "tune"), default="full",
+            help="full: BUDGET with early stopping on validation, runs in OUT/runs; tune: the "
+                 "search's shorter TUNE_BUDGET, no early stopping, runs in OUT/runs-tune")
     sub.choices["summarize"].add_argument("--target", type=float, default=0.18,
                                           help="test Recall@20 to reach")
     args = p.parse_args(argv)
