@@ -98,9 +98,11 @@ class RecModel(torch.nn.Module):
         graph = self.encoder.as_graph(graph)
         self.encoder.check_graph(graph)
         self.graph = graph
+        self._emb_cache = None
         return self
 
     def _apply(self, fn, *args, **kwargs):
+        self._emb_cache = None
         out = super()._apply(fn, *args, **kwargs)
         if self.graph is not None and self.graph.device != self.device:
             self.graph = self.graph.to(self.device)
@@ -128,14 +130,33 @@ class RecModel(torch.nn.Module):
     @torch.no_grad()
     def embeddings(self) -> Tuple[Tensor, Tensor]:
         r"""``(user_emb, item_emb)`` in index order, in eval mode (no
-        dropout), without gradient; the train/eval mode is restored."""
+        dropout), without gradient; the train/eval mode is restored.
+
+        In eval mode the result is kept for the next call (serving one user
+        a call then costs no propagation); :meth:`train`/``eval()``,
+        ``load_state_dict``, :meth:`bind` and device moves drop it. Change
+        parameters of an eval-mode model only through those (optimiser steps
+        happen in train mode)."""
+        cached = getattr(self, "_emb_cache", None)
+        if cached is not None and not self.training:
+            return cached
         was = self.training
         self.eval()
         try:
             out = self.encode()
-            return out.user.detach(), out.item.detach()
+            emb = out.user.detach(), out.item.detach()
         finally:
             self.train(was)
+        self._emb_cache = None if was else emb
+        return emb
+
+    def train(self, mode: bool = True) -> "RecModel":
+        self._emb_cache = None
+        return super().train(mode)
+
+    def load_state_dict(self, *args, **kwargs):
+        self._emb_cache = None
+        return super().load_state_dict(*args, **kwargs)
 
     @torch.no_grad()
     def ranker(self) -> Callable[[Tensor], Tensor]:

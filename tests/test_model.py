@@ -25,6 +25,24 @@ def test_score_all_follows_the_parameters():
     assert torch.allclose(after, user @ item.t(), atol=1e-6)
 
 
+def test_embeddings_are_kept_until_parameters_or_graph_change():
+    g, h = random_graph(6, 9, 0.4, seed=1), random_graph(6, 9, 0.4, seed=2)
+    torch.manual_seed(0)
+    model = RecModel(LightGCN(6, 9, embedding_dim=4, num_layers=2), "dot", graph=g).eval()
+    first = model.embeddings()
+    assert model.embeddings()[0] is first[0]  # kept: one user a call costs no propagation
+    assert model.train().embeddings()[0] is not model.embeddings()[0]  # not while training
+    model.eval()
+    other = RecModel(LightGCN(6, 9, embedding_dim=4, num_layers=2), "dot", graph=g)
+    model.load_state_dict(other.state_dict())
+    loaded = model.embeddings()
+    assert torch.allclose(loaded[0], other.embeddings()[0])
+    assert not torch.allclose(loaded[0], first[0])
+    model.bind(h)
+    assert torch.allclose(model.embeddings()[1], model.encoder.encode(h).item)
+    assert not torch.allclose(model.embeddings()[1], loaded[1])
+
+
 def test_eval_mode_embeddings_while_training():
     g = random_graph(6, 9, 0.4)
     torch.manual_seed(0)
