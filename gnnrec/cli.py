@@ -410,7 +410,8 @@ def list_protocols() -> str:
                    "train ... (which runs this data-parallel by itself). Every process takes a "
                    "disjoint shard of each global batch (--batch-size is the global batch) and "
                    "the gradients are averaged (NCCL on CUDA, one GPU per process; gloo on "
-                   "CPU); in-batch losses contrast a row with its own process's shard; process "
+                   "CPU); in-batch losses contrast a row with its own process's shard (with "
+                   "--loss-opt gather=true, ssm contrasts it with the global batch); process "
                    "0 alone evaluates, logs and writes the run folder, which resumes on any "
                    "number of processes.")
 @click.option("--list-options", is_flag=True,

@@ -75,6 +75,58 @@ def test_all_reduced_gradient_equals_the_gradient_of_the_union_batch(tmp_path):
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-8)
 
 
+def ssm_batch():
+    g = random_graph(20, 12, 0.5, seed=7)  # dense: rows share items and users
+    gen = torch.Generator().manual_seed(1)
+    pick = torch.randperm(g.num_edges, generator=gen)[:15]  # shards of 8 and 7 rows
+    user_emb = torch.randn(15, 6, generator=gen)
+    pos_emb = torch.randn(15, 6, generator=gen)
+    return g, g.user[pick], g.item[pick], user_emb, pos_emb
+
+
+def rank_ssm(rank, world, store, out, gather):
+    from gnnrec.losses import SSM
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    g, users, items, user_emb, pos_emb = ssm_batch()
+    user_emb.requires_grad_(), pos_emb.requires_grad_()
+    loss_fn = SSM(tau=0.5, logq=True, gather=gather)
+    loss_fn.bind(g)
+    shard = slice(rank, None, world)
+    rows = torch.arange(15)[shard]
+    loss = loss_fn(user_emb[shard], pos_emb[shard], users=users[shard], items=items[shard])
+    share = loss * len(rows) / 15  # this shard's part of the global batch's mean
+    share.backward()
+    total, grads = share.detach().reshape(1), torch.cat([user_emb.grad, pos_emb.grad])
+    for t in (total, grads):
+        dist.all_reduce(t)
+    if rank == 0:
+        torch.save({"loss": total, "grad": grads}, out)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("gather", [True, False])
+def test_ssm_gather_equals_one_process_on_the_global_batch(tmp_path, gather):
+    from gnnrec.losses import SSM
+
+    out = str(tmp_path / "ssm.pt")
+    mp.spawn(rank_ssm, args=(2, str(tmp_path / "store"), out, gather), nprocs=2, join=True)
+    g, users, items, user_emb, pos_emb = ssm_batch()
+    user_emb.requires_grad_(), pos_emb.requires_grad_()
+    loss_fn = SSM(tau=0.5, logq=True)
+    loss_fn.bind(g)
+    loss = loss_fn(user_emb, pos_emb, users=users, items=items)
+    loss.backward()
+    got = torch.load(out, weights_only=True)
+    want = torch.cat([user_emb.grad, pos_emb.grad])
+    # with gather every row sees the global batch's negatives (minus its user's items):
+    # the loss and gradient of one process; without, only its shard's, which differ
+    same = torch.allclose(got["loss"], loss.detach(), atol=1e-6) and \
+        torch.allclose(got["grad"], want, atol=1e-6)
+    assert same == gather
+
+
 def torchrun(*args, nproc=2):
     env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run",

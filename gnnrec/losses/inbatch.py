@@ -47,6 +47,62 @@ def excluded_mask(rows: int, cols: int, device, pairs: Optional[Tuple[Tensor, Te
     return mask
 
 
+class _GatherRows(torch.autograd.Function):
+    r"""``all_gather`` with a backward: each process gets the gradient of
+    its own rows summed over every process (an ``all_reduce`` of the
+    gathered gradient, then its slice; gloo and NCCL alike)."""
+
+    @staticmethod
+    def forward(ctx, x, world, rank):
+        import torch.distributed as dist
+
+        ctx.rank, ctx.rows = rank, len(x)
+        parts = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(parts, x.contiguous())
+        return tuple(parts)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        import torch.distributed as dist
+
+        full = torch.cat(grads).contiguous()
+        dist.all_reduce(full)
+        return full[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows], None, None
+
+
+def gather_columns(emb: Tensor, items: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    r"""The columns of the *global* batch in a ``torchrun`` job: this
+    process's rows first (so column ``k < B`` is row ``k``'s own positive),
+    then every other process's in rank order, gathered with gradient (the
+    backward sends each process the gradient of its own rows, summed over
+    processes). Shards may differ in size by a row; they are padded for the
+    collective and trimmed. Outside a job (or with one process) the input is
+    returned as it is.
+
+    Shapes:
+        - **input:** ``emb`` :math:`(B, d)`, ``items`` :math:`(B)` or ``None``
+        - **output:** :math:`(B_{global}, d)`, :math:`(B_{global})` or ``None``
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return emb, items
+    world, rank = dist.get_world_size(), dist.get_rank()
+    sizes = [torch.zeros(1, dtype=torch.long, device=emb.device) for _ in range(world)]
+    dist.all_gather(sizes, torch.tensor([len(emb)], device=emb.device))
+    sizes = [int(n) for n in sizes]
+    pad = max(sizes) - len(emb)
+    padded = torch.cat([emb, emb.new_zeros(pad, emb.size(1))]) if pad else emb
+    parts = _GatherRows.apply(padded, world, rank)
+    order = [rank] + [r for r in range(world) if r != rank]
+    cols = torch.cat([emb] + [parts[r][:sizes[r]] for r in order[1:]])
+    if items is None:
+        return cols, None
+    got = [torch.zeros(max(sizes), dtype=items.dtype, device=items.device) for _ in range(world)]
+    dist.all_gather(got, torch.cat([items, items.new_zeros(pad)]) if pad else items)
+    return cols, torch.cat([items] + [got[r][:sizes[r]] for r in order[1:]])
+
+
 def kept_count(excluded: Tensor) -> Tensor:
     """Per row, how many entries an :func:`excluded_mask` keeps."""
     return excluded.size(1) - excluded.sum(1)

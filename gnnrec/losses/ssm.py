@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import excluded_mask, masked_lse, masked_lse_mm
+from gnnrec.losses.inbatch import excluded_mask, gather_columns, masked_lse, masked_lse_mm
 
 
 class SSM(RecLoss):
@@ -40,20 +40,30 @@ class SSM(RecLoss):
             (default: :obj:`True`)
         logq (bool, optional): the logQ correction of in-batch sampling.
             (default: :obj:`False`)
+        gather (bool, optional): in a ``torchrun`` job, contrast each row with
+            the positives of the *global* batch (every process's, gathered
+            with gradient; exclusions and logQ as for one process running
+            the global batch) instead of its own process's shard only. One
+            ``all_gather`` of the batch's item embeddings and ids per step;
+            no effect in a single process. (default: :obj:`False`)
         scorer (str, optional): :math:`f`: ``cosine`` (the paper's),
             ``dot`` or ``modulated``. (default: :obj:`"cosine"`)
     """
     summary = "sampled softmax / InfoNCE with temperature (in-batch or sampled negatives)"
 
     def __init__(self, tau: float = 0.1, in_batch: bool = True, logq: bool = False,
-                 scorer: str = "cosine"):
+                 gather: bool = False, scorer: str = "cosine"):
         super().__init__(scorer)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
         if logq and not in_batch:
             raise ValueError("logq corrects in-batch sampling; with in_batch=false the "
                              "negatives come from the sampler")
+        if gather and not in_batch:
+            raise ValueError("gather collects in-batch negatives across processes; with "
+                             "in_batch=false the negatives come from the sampler")
         self.tau, self.in_batch, self.logq = float(tau), bool(in_batch), bool(logq)
+        self.gather = bool(gather)
         self.positives = None
         self.log_q: Optional[Tensor] = None
 
@@ -81,24 +91,25 @@ class SSM(RecLoss):
     def _in_batch(self, user: Tensor, pos: Tensor, users: Optional[Tensor],
                   items: Optional[Tensor]) -> Tensor:
         B = len(user)
-        if B < 2:  # a batch of one row has no in-batch negative
-            return user.sum() * 0.0
+        cols, col_items = gather_columns(pos, items) if self.gather else (pos, items)
+        if len(cols) < 2:  # a batch of one row has no in-batch negative
+            return user.sum() * 0.0 + cols.sum() * 0.0
         pairs = None
         if users is not None and self.positives is not None:
-            pairs = self.positives.member_pairs(users, items)  # the users' training items
-        excluded = excluded_mask(B, B, user.device, pairs=pairs, keep_diagonal=True)
+            pairs = self.positives.member_pairs(users, col_items)  # the users' training items
+        excluded = excluded_mask(B, len(cols), user.device, pairs=pairs, keep_diagonal=True)
         bias = None
         if self.logq:
             if self.log_q is None or items is None:
                 raise RuntimeError("SSM with logq needs a bound graph and the batch's items")
-            bias = -self.log_q[items]
+            bias = -self.log_q[col_items]
         if self.scorer_name == "modulated":
-            logits = self.scorer.matrix(user, pos) / self.tau
+            logits = self.scorer.matrix(user, cols) / self.tau
             if bias is not None:
                 logits = logits + bias
             return (masked_lse(logits, excluded) - logits.diagonal()).mean()
         if self.scorer_name == "cosine":
-            user, pos = F.normalize(user, dim=-1), F.normalize(pos, dim=-1)
+            user, cols = F.normalize(user, dim=-1), F.normalize(cols, dim=-1)
         a = user * (1.0 / self.tau)
-        pos_logit = (a * pos).sum(1) + (0.0 if bias is None else bias)
-        return (masked_lse_mm(a, pos, excluded, bias) - pos_logit).mean()
+        pos_logit = (a * cols[:B]).sum(1) + (0.0 if bias is None else bias[:B])
+        return (masked_lse_mm(a, cols, excluded, bias) - pos_logit).mean()
