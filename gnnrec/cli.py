@@ -740,7 +740,7 @@ def _py(x):
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj
 def export(session, checkpoint, output, fmt, index_type, overwrite, device):
-    r"""Write the embeddings for other pipelines and serving.
+    """Write the embeddings for other pipelines and serving.
 
     \b
     pt     one file: a dict with user_emb, item_emb, user_ids, item_ids
@@ -938,7 +938,7 @@ def split_names(text: str, registry, what: str):
 @click.pass_obj
 def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_size, with_eval,
           peer, peer_batches, output, overwrite, device, as_json, **data_kwargs):
-    r"""Per-epoch training time of models x samplers x losses, in one run,
+    """Per-epoch training time of models x samplers x losses, in one run,
     and where it goes.
 
     Epochs of all combinations are timed round-robin on the same graph and

@@ -316,3 +316,11 @@ def test_bench_explains_phases_memory_and_peer(runner, data_dir, tmp_path):
     assert r.exit_code == 0, r.output
     rows = open(out_csv).read().splitlines()
     assert rows[0].startswith("model,sampler,loss,seconds,ratio,propagation") and len(rows) == 3
+
+
+def test_help_texts_keep_their_verbatim_blocks():
+    # Click keeps a paragraph verbatim after a line holding only "\b" (the
+    # backspace character); a raw docstring prints a literal "\b" and reflows it
+    for name in list(cli.commands) + [None]:
+        r = CliRunner().invoke(cli, ([name] if name else []) + ["--help"])
+        assert r.exit_code == 0 and "\\b" not in r.output, name
