@@ -312,6 +312,36 @@ def cmd_summarize(args):
         print(rst(["method", "seeds", "test R@20 at best val", "test N@20", "val R@20",
                    "best epoch", f"epochs to test R@20 {args.target}", "seconds to it",
                    "s/epoch", "vs rns", "hardness"], rows))
+        if args.plot:
+            plot_group(args.plot, dataset, encoder, methods)
+
+
+def plot_group(folder, dataset, encoder, methods):
+    r"""One PNG per (dataset, encoder): validation and test Recall@20, the
+    loss and the hardness against the epoch, averaged over the seeds that
+    reached each epoch."""
+    from gnnrec.plot import plot_curves
+
+    curves = {}
+    for method in METHODS:
+        if method not in methods:
+            continue
+        by_epoch = {}
+        for d, _ in methods[method]:
+            for r in d["records"]:
+                by_epoch.setdefault(r["epoch"], []).append(r)
+        curves[method] = [
+            {"epoch": e, **{k: statistics.mean(r[k] for r in rs if r.get(k) is not None)
+                            for k in ("val/recall@20", "test/recall@20", "loss", "hardness")
+                            if any(r.get(k) is not None for r in rs)}}
+            for e, rs in sorted(by_epoch.items())]
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{dataset}-{encoder}.png")
+    plot_curves(curves, [("val/recall@20", "validation Recall@20"),
+                         ("test/recall@20", "test Recall@20"), ("loss", "training loss"),
+                         ("hardness", "negative hardness")], path,
+                title=f"{dataset}, {encoder} (mean over seeds)")
+    print(f"\nplot: {path}")
 
 
 def main(argv=None):
@@ -341,6 +371,8 @@ def main(argv=None):
                  "search's shorter TUNE_BUDGET, no early stopping, runs in OUT/runs-tune")
     sub.choices["summarize"].add_argument("--target", type=float, default=0.18,
                                           help="test Recall@20 to reach")
+    sub.choices["summarize"].add_argument("--plot", default=None, metavar="FOLDER",
+                                          help="also draw each group's curves there")
     args = p.parse_args(argv)
     {"tune": cmd_tune, "run": cmd_run, "summarize": cmd_summarize}[args.cmd](args)
 
