@@ -84,7 +84,7 @@ class SSM(RecLoss):
         if neg.dim() == 2:
             neg = neg.unsqueeze(1)
         pos_logit = self.scorer.pair(user, pos).unsqueeze(1)
-        neg_logit = self.scorer.pair(user.unsqueeze(1), neg)
+        neg_logit = self.scorer.many(user, neg)
         logits = torch.cat([pos_logit, neg_logit], 1) / self.tau
         return -(logits[:, 0] - torch.logsumexp(logits, 1)).mean()
 

@@ -18,6 +18,12 @@ class Scorer(torch.nn.Module):
         r"""``(B, N)`` scores of ``u`` ``(B, D)`` against ``v`` ``(N, D)``."""
         return u @ v.t()
 
+    def many(self, u: Tensor, v: Tensor) -> Tensor:
+        r"""``(B, K)`` scores of each ``u[b]`` ``(B, D)`` against its own ``K``
+        items ``v[b]`` ``(B, K, D)`` (a row's sampled negatives): one batched
+        product, no ``(B, K, D)`` temporary."""
+        return torch.bmm(v, u.unsqueeze(-1)).squeeze(-1)
+
     def ranker(self, v: Tensor) -> Callable[[Tensor], Tensor]:
         r"""``u -> matrix(u, v)`` with the item side prepared once (e.g.
         normalised and transposed), for ranking many batches of users
@@ -36,6 +42,10 @@ class Cosine(Scorer):
 
     def pair(self, u, v):
         return (F.normalize(u, dim=-1) * F.normalize(v, dim=-1)).sum(-1)
+
+    def many(self, u, v):
+        dots = torch.bmm(v, F.normalize(u, dim=-1).unsqueeze(-1)).squeeze(-1)
+        return dots / torch.linalg.vector_norm(v, dim=-1).clamp_min(1e-12)  # F.normalize's eps
 
     def matrix(self, u, v):
         return F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).t()
@@ -88,6 +98,9 @@ class Modulated(Scorer):
             ub = u[start:start + rows].unsqueeze(1)  # (b, 1, D)
             out.append(self.pair(ub, v.unsqueeze(0)))
         return torch.cat(out, 0) if out else u.new_zeros(0, len(v))
+
+    def many(self, u, v):
+        return self.pair(u.unsqueeze(1), v)
 
     def ranker(self, v):
         return lambda u: self.matrix(u, v)

@@ -80,9 +80,9 @@ class Objective(torch.nn.Module):
         loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items,
                          out=out, graph=graph, generator=generator)
         ego = gathered if out.ego_is_pooled else out.rows(out.ego, rows)
-        sq = ego.pow(2).sum()
+        sq = _sum_sq(ego)
         if neg is not None:
-            sq = sq + neg.ego.pow(2).sum()
+            sq = sq + _sum_sq(neg.ego)
         reg = self.reg_weight * 0.5 * sq / len(users)
         tick("loss")
         stats = {"loss": loss.detach(), "reg": reg.detach()}
@@ -95,6 +95,27 @@ class Objective(torch.nn.Module):
 
 def _no_clock(phase: str) -> None:
     pass
+
+
+class _SumSq(torch.autograd.Function):
+    r""":math:`\sum x^2` read once forward, one scaled copy backward (the
+    negatives' rows can be ``B x K x D``: a squared temporary and the power's
+    backward cost three more passes over them)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        flat = x.reshape(-1)
+        return torch.dot(flat, flat)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return x * (2 * grad)
+
+
+def _sum_sq(x: Tensor) -> Tensor:
+    return _SumSq.apply(x)
 
 
 def negatives_of(loss_cls) -> str:
