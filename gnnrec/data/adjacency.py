@@ -176,6 +176,39 @@ class NormalizedAdjacency:
 
     matmul = __matmul__
 
+    def row_slice(self, rows: Tensor):
+        r"""``(S, S^T)``: the rows ``rows`` of :math:`\hat{\mathbf{A}}` as a
+        ``(R, n)`` CSR matrix and its ``(n, R)`` transpose, for products
+        needed only at those rows (``rows`` sorted, distinct node ids)."""
+        if not hasattr(self, "_full"):
+            index, value = normalized_adjacency_coo(self.user, self.item, self.num_users,
+                                                    self.num_items)
+            full = _csr(index[0], index[1], value, (self.num_nodes, self.num_nodes))
+            self._full = (full.crow_indices(), full.col_indices(), full.values())
+        crow, col, value = self._full
+        start = crow[rows]
+        count = crow[rows + 1] - start
+        offsets = torch.cumsum(count, 0)
+        pos = torch.repeat_interleave(start - (offsets - count), count)
+        pos += torch.arange(pos.numel(), device=pos.device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
+            return self._slices(rows, pos, count, offsets)
+
+    def _slices(self, rows, pos, count, offsets):
+        _, col, value = self._full
+        c, v = col[pos], value[pos]
+        zero = offsets.new_zeros(1)
+        # rows sorted and each source row's columns sorted: already CSR order
+        sub = torch.sparse_csr_tensor(torch.cat([zero, offsets]), c, v,
+                                      (rows.numel(), self.num_nodes))
+        order = torch.argsort(c, stable=True)  # the transpose: by column, then row
+        local = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), count)
+        crow_t = torch.cat([zero, torch.cumsum(torch.bincount(c, minlength=self.num_nodes), 0)])
+        sub_t = torch.sparse_csr_tensor(crow_t, local[order], v[order],
+                                        (self.num_nodes, rows.numel()))
+        return sub, sub_t
+
     def to_dense(self) -> Tensor:
         index, value = normalized_adjacency_coo(self.user, self.item, self.num_users,
                                                 self.num_items)

@@ -53,3 +53,48 @@ def propagate(adj, x0: Tensor, num_layers: int, alpha):
     op = adj.operator(x0c)
     out = _Propagate.apply(x0c, op, alpha, num_layers)
     return out[0], [x0, *out[1:]]
+
+
+class _PropagateRows(torch.autograd.Function):
+    """Forward: layers 1..L-1 in full, layer L only at ``rows`` (``S x_{L-1}``);
+    backward: Horner's rule started from the row-sparse gradient,
+    ``h = alpha_L S^T g``, then ``h <- op(h + G_k)`` with ``G_k`` the
+    gradient scattered to ``rows``."""
+
+    @staticmethod
+    def forward(ctx, x0: Tensor, op, alpha, num_layers: int, rows: Tensor, sub, sub_t):
+        ctx.op, ctx.alpha, ctx.sub_t = op, alpha, sub_t
+        ctx.save_for_backward(rows)
+        x = x0
+        pooled = x0[rows] * alpha[0]
+        for k in range(1, num_layers):
+            x = op(x)
+            pooled.add_(x[rows], alpha=alpha[k])
+        return pooled.add_(torch.mm(sub, x), alpha=alpha[num_layers])
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        (rows,), op, alpha = ctx.saved_tensors, ctx.op, ctx.alpha
+        g = g.contiguous()
+        h = torch.mm(ctx.sub_t, g).mul_(alpha[-1])  # A G_L, G_L nonzero only at rows
+        for k in range(len(alpha) - 2, -1, -1):
+            h.index_add_(0, rows, g, alpha=alpha[k])
+            if k > 0:
+                h = op(h)
+        return h, None, None, None, None, None, None
+
+
+def propagate_rows(adj, x0: Tensor, num_layers: int, alpha, rows: Tensor) -> Tensor:
+    r"""``pooled[rows]`` of :func:`propagate`, computing the last layer only
+    at ``rows`` (sorted, distinct) and starting the backward from the
+    row-sparse gradient: one full sparse product fewer each way. Gradients
+    equal the full path's (``tests/nn/test_propagation.py``). Measured on
+    Gowalla and not used by the encoders (``benchmarks/restricted_propagation.py``;
+    benchmarks/README.rst section 4): building the row slice costs most of
+    what it saves."""
+    alpha = [float(a) for a in alpha]
+    if num_layers == 0:
+        return x0[rows] * alpha[0]
+    x0c = x0.contiguous()
+    sub, sub_t = adj.row_slice(rows)
+    return _PropagateRows.apply(x0c, adj.operator(x0c), alpha, num_layers, rows, sub, sub_t)
