@@ -2,7 +2,7 @@
 the same batches (issue 13's "below the floor" measurement).
 
     python benchmarks/restricted_propagation.py --data ../shared/data/gowalla \
-        --rounds 7 --out benchmarks/results/restricted_propagation_cpu.json
+        --rounds 7 --steps 20 --out benchmarks/results/restricted_propagation_cpu.json
 
 A LightGCN loss reads the pooled embeddings only at the batch's rows (its
 users, positives and negatives), so the last layer's product is needed only
@@ -39,6 +39,10 @@ def main(argv=None):
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--candidates", type=int, default=1,
                    help="uniform negatives per row whose pooled rows are read")
+    p.add_argument("--steps", type=int, default=0,
+                   help="also time this many whole training steps (LightGCN, Adam) "
+                        "with Objective(restrict=True) against restrict=False, interleaved, "
+                        "for BPR + RNS and in-batch SSM")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", default=None, help="JSON file for the results")
     args = p.parse_args(argv)
@@ -89,23 +93,63 @@ def main(argv=None):
         adj.row_slice(rows)
         times["slice"].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
+    steps = time_steps(graph, args) if args.steps else {}
     out = {"machine": platform.node(), "torch": torch.__version__,
            "threads": torch.get_num_threads(), "data": args.data,
            "nodes": n, "edges": graph.num_edges, "batch": args.batch,
            "candidates": args.candidates, "layers": args.layers, "dim": args.dim,
            "rows_median": statistics.median(sizes), "seconds": med,
            "ratio": med["restricted"] / med["full"], "max_grad_diff": max_diff,
-           "rounds": times}
+           "rounds": times, "steps": steps}
     print(f"{n} nodes, {graph.num_edges} edges; a batch reads {out['rows_median']:.0f} rows "
           f"({args.candidates} negative(s) per row); forward+backward, median of "
           f"{args.rounds}: full {med['full'] * 1e3:.1f} ms, restricted "
           f"{med['restricted'] * 1e3:.1f} ms (of which the row slice "
           f"{med['slice'] * 1e3:.1f} ms): {out['ratio']:.2f}x; "
           f"max gradient difference {max_diff:.1e}")
+    for name, r in steps.items():
+        print(f"training step, {name}: full {r['full'] * 1e3:.1f} ms, restricted "
+              f"{r['restricted'] * 1e3:.1f} ms: {r['ratio']:.2f}x (median of {args.steps})")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
+
+
+def time_steps(graph, args):
+    """Median seconds of a whole step (forward, backward, Adam) with the
+    objective's restricted path on and off, the two interleaved."""
+    from gnnrec.losses import BPR, SSM
+    from gnnrec.nn import LightGCN
+    from gnnrec.sampling import RNS
+    from gnnrec.train.objective import Objective
+
+    out = {}
+    for name, make in (("bpr+rns", lambda: (RNS(), BPR())),
+                       ("ssm in-batch", lambda: (None, SSM()))):
+        objs = []
+        for restrict in (False, True):
+            torch.manual_seed(0)
+            enc = LightGCN(graph.num_users, graph.num_items, args.dim, args.layers)
+            sampler, loss = make()
+            obj = Objective(enc, sampler, loss, restrict=restrict).bind(graph)
+            objs.append((obj, torch.optim.Adam(obj.parameters(), lr=1e-3)))
+        gen = torch.Generator().manual_seed(1)
+        times = ([], [])
+        for i in range(args.steps + 1):
+            e = torch.randint(0, graph.num_edges, (args.batch,), generator=gen)
+            for k, (obj, opt) in enumerate(objs):
+                t = time.perf_counter()
+                value, _ = obj(graph, graph.user[e], graph.item[e],
+                               torch.Generator().manual_seed(i))
+                opt.zero_grad()
+                value.backward()
+                opt.step()
+                if i:  # the first step warms up
+                    times[k].append(time.perf_counter() - t)
+        full, rows = statistics.median(times[0]), statistics.median(times[1])
+        out[name] = {"full": full, "restricted": rows, "ratio": rows / full}
+    return out
 
 
 if __name__ == "__main__":

@@ -122,6 +122,12 @@ class RecModel(torch.nn.Module):
         the current train/eval mode), on ``graph`` or the bound graph."""
         return self.encoder.encode(self._graph(graph))
 
+    def encode_rows(self, nodes: Tensor, graph=None):
+        r"""Pooled embeddings only at ``nodes`` (sorted node ids, users
+        first) as a :class:`~gnnrec.nn.base.PartialOutput`, or ``None`` when
+        the encoder cannot do better than :meth:`encode`."""
+        return self.encoder.encode_rows(self._graph(graph), nodes)
+
     def forward(self, graph=None) -> Tuple[Tensor, Tensor]:
         r"""``(user_emb, item_emb)``, differentiable."""
         out = self.encode(graph)

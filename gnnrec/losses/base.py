@@ -33,6 +33,10 @@ class RecLoss(torch.nn.Module, abc.ABC):
     """
     #: ``"sampler"`` or ``"in_batch"``
     negatives: str = "sampler"
+    #: whether the loss reads embeddings other than the batch's users,
+    #: positives and negatives through ``out`` (HDCCF's sampled neighbours);
+    #: such a loss gets every node's embeddings
+    reads_output: bool = False
 
     def __init__(self, scorer: str = "dot"):
         super().__init__()

@@ -154,6 +154,7 @@ class HDCCF(RecLoss):
     """
     summary = "HDCCF: in-batch user+item negatives, debiased (omega+), user-user/item-item terms"
     negatives = "in_batch"
+    reads_output = True  # the neighbours' embeddings
 
     def __init__(self, tau: float = 0.1, num_neighbors: int = 2, omega_item: float = 0.05,
                  omega_user: float = 0.05, lambda_u: float = 0.1, lambda_i: float = 0.1,

@@ -52,13 +52,17 @@ class EncoderOutput:
         the table is differentiated)."""
         return table.index_select(0, index.reshape(-1)).view(*index.shape, table.size(-1))
 
+    def pooled_rows(self, nodes: Tensor) -> Tensor:
+        """Pooled embeddings of node ids (users first), ``(*nodes.shape, D_out)``."""
+        return self.rows(self.pooled, nodes)
+
     def user_rows(self, index: Tensor) -> Tensor:
         """Pooled embeddings of users, ``(*index.shape, D_out)``."""
-        return self.rows(self.pooled, index)
+        return self.pooled_rows(index)
 
     def item_rows(self, index: Tensor) -> Tensor:
         """Pooled embeddings of items, ``(*index.shape, D_out)``."""
-        return self.rows(self.pooled, index + self.num_users)
+        return self.pooled_rows(index + self.num_users)
 
     def user_ego(self, index: Tensor) -> Tensor:
         return self.rows(self.layers[0], index)
@@ -80,6 +84,34 @@ class EncoderOutput:
         """``(*index.shape, L + 1, D)`` per-layer embeddings of items."""
         index = index + self.num_users
         return torch.stack([self.rows(x, index) for x in self.layers], dim=-2)
+
+
+@dataclass
+class PartialOutput(EncoderOutput):
+    r"""An :class:`EncoderOutput` whose pooled embeddings exist only at
+    ``nodes`` (sorted node ids, users first): ``pooled`` is ``(len(nodes),
+    D_out)`` and row lookups go through ``nodes``; ``layers`` holds the ego
+    table only. What a training step needs when it knows its rows before
+    propagating (:meth:`Encoder.encode_rows`)."""
+    nodes: Optional[Tensor] = None
+
+    def pooled_rows(self, nodes: Tensor) -> Tensor:
+        return self.rows(self.pooled, torch.searchsorted(self.nodes, nodes))
+
+    @property
+    def user(self) -> Tensor:
+        raise RuntimeError("a PartialOutput has pooled rows only at its nodes")
+
+    item = user
+
+    @property
+    def ego_is_pooled(self) -> bool:
+        return False
+
+    def user_layers(self, index: Tensor) -> Tensor:
+        raise RuntimeError("a PartialOutput keeps no per-layer embeddings")
+
+    item_layers = user_layers
 
 
 #: what an encoder takes: a RecGraph, a HeteroData, or a PyG edge_index / EdgeIndex /
@@ -132,6 +164,12 @@ class Encoder(torch.nn.Module, abc.ABC):
     @abc.abstractmethod
     def encode(self, graph: RecGraph) -> EncoderOutput:
         """All nodes' per-layer and pooled embeddings on ``graph``."""
+
+    def encode_rows(self, graph: RecGraph, nodes: Tensor) -> Optional[PartialOutput]:
+        r"""The pooled embeddings only at ``nodes`` (sorted, distinct node
+        ids), for a training step that reads no others, or ``None`` when the
+        encoder has no cheaper way than :meth:`encode` (the default)."""
+        return None
 
     @abc.abstractmethod
     def pool(self, layers: Tensor) -> Tensor:

@@ -5,8 +5,8 @@ import torch
 from torch import Tensor
 
 from gnnrec.data.graph import RecGraph
-from gnnrec.nn.propagation import propagate
-from gnnrec.nn.base import Encoder, EncoderOutput
+from gnnrec.nn.propagation import propagate, propagate_rows
+from gnnrec.nn.base import Encoder, EncoderOutput, PartialOutput
 
 
 class LightGCN(Encoder):
@@ -69,6 +69,18 @@ class LightGCN(Encoder):
         adj = graph.adjacency(self.backend) if self.num_layers else None
         out, layers = propagate(adj, self.embedding.weight, self.num_layers, self.alpha)
         return EncoderOutput(layers, out, self.num_users, self.pool)
+
+    def encode_rows(self, graph: RecGraph, nodes: Tensor) -> Optional[PartialOutput]:
+        r"""The last layer only at ``nodes``, the backward from their
+        row-sparse gradient (:func:`~gnnrec.nn.propagation.propagate_rows`):
+        one full sparse product fewer each way, the same gradients."""
+        self.check_graph(graph)
+        if not self.num_layers:
+            return None
+        pooled = propagate_rows(graph.adjacency(self.backend), self.embedding.weight,
+                                self.num_layers, self.alpha, nodes)
+        return PartialOutput([self.embedding.weight], pooled, self.num_users, self.pool,
+                             nodes=nodes)
 
     def pool(self, layers: Tensor) -> Tensor:
         alpha = torch.tensor(self.alpha, dtype=layers.dtype, device=layers.device)

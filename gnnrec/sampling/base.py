@@ -90,6 +90,14 @@ class NegativeSampler(abc.ABC):
         items = self.graph.positives.sample_complement(users, self.num_negatives * num, generator)
         return items.view(len(users), self.num_negatives, num)
 
+    def blind_items(self, users: Tensor, pos_items: Tensor,
+                    generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        r"""``(B, K)`` negatives for samplers whose choice reads no
+        embeddings (RNS, PNS), drawn before the encoder runs, so a step can
+        propagate only to the rows it reads; ``None`` for the others (the
+        default). Such a sampler's :meth:`sample` is :meth:`pack` of these."""
+        return None
+
     @staticmethod
     def candidate_scores(out: EncoderOutput, users: Tensor, items: Tensor) -> Tensor:
         r"""``(B, K, M)`` inner products of the users' and the candidates'

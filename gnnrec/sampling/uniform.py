@@ -25,5 +25,8 @@ class RNS(NegativeSampler):
 
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:
-        items = self.candidates(users, 1, generator).squeeze(-1)
-        return self.pack(items, out, users, pos_items)
+        return self.pack(self.blind_items(users, pos_items, generator), out, users, pos_items)
+
+    def blind_items(self, users: Tensor, pos_items: Tensor,
+                    generator: Optional[torch.Generator] = None) -> Tensor:
+        return self.candidates(users, 1, generator).squeeze(-1)

@@ -38,10 +38,17 @@ class Objective(torch.nn.Module):
             from; ``None`` for in-batch losses.
         loss (RecLoss): the ranking loss; it borrows the model's scorer.
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-4`)
+        restrict (bool, optional): when the step's rows are known before
+            propagating (a sampler that reads no embeddings, RNS or PNS, or
+            an in-batch loss without one, and a loss that reads only those
+            rows), propagate the last layer only to them
+            (:meth:`~gnnrec.nn.Encoder.encode_rows`; LightGCN): the same
+            loss and gradients, one full sparse product fewer each way.
+            (default: :obj:`True`)
     """
 
     def __init__(self, model: Union[RecModel, Encoder], sampler: Optional[NegativeSampler],
-                 loss: RecLoss, reg_weight: float = 1e-4):
+                 loss: RecLoss, reg_weight: float = 1e-4, restrict: bool = True):
         super().__init__()
         if not reg_weight >= 0 or reg_weight == float("inf"):
             raise option_error("reg_weight", f"must be >= 0 and finite, got {reg_weight}")
@@ -50,6 +57,8 @@ class Objective(torch.nn.Module):
         check_compatible(model.encoder, sampler, loss)
         self.model, self.sampler, self.loss = model, sampler, loss
         self.reg_weight = float(reg_weight)
+        self.restrict = (bool(restrict) and not loss.reads_output
+                         and type(model.encoder).encode_rows is not Encoder.encode_rows)
         self.clock = None  # a PhaseClock while timed (gnnrec bench)
         loss.attach(model)
 
@@ -67,14 +76,27 @@ class Objective(torch.nn.Module):
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:
         tick = self.clock or _no_clock
-        out = self.model.encode(graph)
+        out, blind = None, None
+        if self.restrict:  # the rows are known before propagating: only they get the last layer
+            if self.sampler is not None:
+                blind = self.sampler.blind_items(users, items, generator)
+            if self.sampler is None or blind is not None:
+                U = self.model.num_users
+                parts = [users, items + U] + ([] if blind is None else [blind.reshape(-1) + U])
+                out = self.model.encode_rows(torch.unique(torch.cat(parts)), graph)
+                tick("sampling")
+        if out is None:
+            out = self.model.encode(graph)
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
-        gathered = out.rows(out.pooled, rows)
+        gathered = out.pooled_rows(rows)
         u, p = gathered.split(len(users))
         out.batch_pos = p  # samplers that mix the positive in reuse this gather
         tick("propagation")
         neg = None
-        if self.sampler is not None:
+        if blind is not None:
+            neg = self.sampler.pack(blind, out, users, items)
+            tick("sampling")
+        elif self.sampler is not None:
             neg = self.sampler(users, items, out, generator)
             tick("sampling")
         loss = self.loss(u, p, None if neg is None else neg.emb, users=users, items=items,
