@@ -19,45 +19,50 @@ class _CorrectedNegatives(torch.autograd.Function):
         c_{kj} = \max\Big(\log\big(e^{s_{kj}} - \omega_k e^{s_{kk}}\big)
         - \log(1 - \omega_k),\ -1/\tau\Big),
 
-    from the logit matrix :math:`s = f/\tau` and the positives' logits
-    :math:`s_{kk}`, in one autograd node: the forward keeps only the softmax
-    weights and :math:`r = 1/(1 - \omega e^{s_{kk} - s_{kj}})` of the
-    unclamped entries, from which the backward is
+    from the cosine matrix :math:`f` (:math:`s = f/\tau`, never built) and
+    the positives' logits :math:`s_{kk}`, in one autograd node, with the
+    excluded entries given as index lists. The forward keeps only the
+    softmax weights, :math:`r = 1/(1 - \omega e^{s_{kk} - s_{kj}})` of the
+    unclamped entries and their softmax mass, from which the backward is
     :math:`\partial/\partial s_{kj} = w\,r` and
-    :math:`\partial/\partial s_{kk} = -\sum_j w (r - 1)`."""
+    :math:`\partial/\partial s_{kk} = -\sum_j w (r - 1)` over the
+    unclamped entries."""
 
     @staticmethod
-    def forward(ctx, s: Tensor, s_pos: Tensor, excluded: Tensor, log_w: Tensor,
-                log1m_w: Tensor, floor: float):
-        d = (s_pos + log_w).unsqueeze(1) - s  # log(w e^{s_kk} / e^{s_kj})
-        ok = d < -_MARGIN  # e^{s_kj} > w e^{s_kk}: Eq. 9 is positive
-        e_d = d.clamp_(max=-_MARGIN).exp_()
-        c = torch.log1p(e_d.neg()).add_(s).sub_(log1m_w.unsqueeze(1))
-        c = torch.where(ok, c, torch.full_like(c, floor))
-        active = ok & (c > floor)  # entries that move with the scores
-        c.clamp_(min=floor)
-        c.add_(excluded, alpha=EXCLUDED)
+    def forward(ctx, f: Tensor, s_pos: Tensor, rows: Tensor, cols: Tensor, kept: Tensor,
+                log_w: Tensor, log1m_w: Tensor, floor: float, inv_tau: float):
+        # work in c' = c + log(1 - w) (a per-row shift) so no pass subtracts it
+        low = (floor + log1m_w).unsqueeze(1)  # the clamp, shifted
+        d = torch.sub((s_pos + log_w).unsqueeze(1), f, alpha=inv_tau)  # log(w e^{s_kk}/e^{s_kj})
+        bad = d >= -_MARGIN  # e^{s_kj} <= w e^{s_kk}: Eq. 9 is not positive
+        one_minus = torch.rsub(d.clamp_(max=-_MARGIN).exp_(), 1.0)
+        c = torch.log(one_minus).add_(f, alpha=inv_tau)
+        torch.where(bad, low, c.clamp_(min=low), out=c)
+        active = c > low  # entries that move with the scores
+        c[rows, cols] = EXCLUDED
         top = c.amax(1, keepdim=True)
         c.sub_(top).exp_()
         total = c.sum(1, keepdim=True)
-        total.masked_fill_((kept_count(excluded) <= 0).unsqueeze(1), 0.0)
-        r = torch.where(active, 1.0 / (1.0 - e_d), torch.zeros_like(e_d))
-        ctx.save_for_backward(c, total, r)
-        return (total.log() + top).squeeze(1)
+        total.masked_fill_((kept <= 0).unsqueeze(1), 0.0)
+        r = one_minus.reciprocal_().mul_(active)
+        mass = torch.mul(c, active).sum(1)  # softmax mass of the unclamped entries
+        ctx.inv_tau = inv_tau
+        ctx.save_for_backward(c, total, r, mass)
+        return (total.log() + top).squeeze(1) - log1m_w
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        c, total, r = ctx.saved_tensors
+        c, total, r, mass = ctx.saved_tensors
         scale = torch.where(total > 0, grad.unsqueeze(1) / total, torch.zeros_like(total))
-        weight = c * scale  # softmax weight over the kept entries x upstream gradient
-        grad_s = weight * r  # d c_kj / d s_kj = r
-        # d c_kj / d s_kk = 1 - r on the active entries
-        grad_pos = torch.where(r > 0, weight, torch.zeros_like(weight)).sum(1) - grad_s.sum(1)
-        return grad_s, grad_pos, None, None, None, None
+        grad_s = torch.mul(c, r).mul_(scale)  # w r, w the softmax weight x upstream gradient
+        # d c_kj / d s_kk = 1 - r on the unclamped entries
+        grad_pos = mass * scale.squeeze(1) - grad_s.sum(1)
+        return (grad_s.mul_(ctx.inv_tau), grad_pos, None, None, None, None, None, None, None)
 
 
-def _corrected_lse(s, s_pos, excluded, log_w, log1m_w, floor):
-    return _CorrectedNegatives.apply(s, s_pos, excluded, log_w, log1m_w, floor)
+def _corrected_lse(f, s_pos, pairs, kept, log_w, log1m_w, floor, inv_tau=1.0):
+    return _CorrectedNegatives.apply(f, s_pos, pairs[0], pairs[1], kept, log_w, log1m_w,
+                                     floor, float(inv_tau))
 
 
 class PopDCL(RecLoss):
@@ -128,14 +133,20 @@ class PopDCL(RecLoss):
         self.num_interactions = graph.num_edges
         self.positives = graph.positives
 
-    def excluded(self, users: Tensor, items: Tensor) -> Tensor:
-        r"""``(B, B)`` indicator of the in-batch items that are not negatives
-        of each row: the user's training items (the positive and its copies
-        included)."""
-        pairs = self.positives.member_pairs(users, items)
+    def excluded_pairs(self, users: Tensor, items: Tensor):
+        r"""Index lists ``(k, j)``, each pair once, of the in-batch items that
+        are not negatives of row ``k``: the user's training items (the
+        positive and its copies included), and the diagonal."""
         B = len(users)
-        return excluded_mask(B, B, users.device, pairs=pairs,
-                             own=torch.arange(B, device=users.device).unsqueeze(1))
+        k, j = self.positives.member_pairs(users, items)
+        diag = torch.arange(B, device=users.device)
+        key = torch.unique(torch.cat([k * B + j, diag * (B + 1)]))
+        return key // B, key % B
+
+    def excluded(self, users: Tensor, items: Tensor) -> Tensor:
+        r"""``(B, B)`` 0/1 indicator of :meth:`excluded_pairs`."""
+        B = len(users)
+        return excluded_mask(B, B, users.device, pairs=self.excluded_pairs(users, items))
 
     def corrections(self, users: Tensor, items: Tensor, scores: Tensor,
                     excluded: Optional[Tensor] = None):
@@ -148,10 +159,14 @@ class PopDCL(RecLoss):
                                      own=torch.arange(B, device=scores.device).unsqueeze(1))
         kept = kept_count(excluded)
         f_minus = (scores * (1.0 - excluded)).sum(1) / kept.clamp(min=1)  # Eq. 5
+        return self._m_plus(users, items, f_minus), self._omega(users)
+
+    def _m_plus(self, users: Tensor, items: Tensor, f_minus: Tensor) -> Tensor:
         p_not = self.item_pop[items] / self.user_pop_sum[users].float()  # Eq. 3
-        m_plus = torch.sigmoid(p_not * f_minus)  # Eq. 6
-        omega = (self.user_pop_sum[users] / self.num_interactions).float()  # Eq. 8
-        return m_plus, omega
+        return torch.sigmoid(p_not * f_minus)  # Eq. 6
+
+    def _omega(self, users: Tensor) -> Tensor:
+        return (self.user_pop_sum[users] / self.num_interactions).float()  # Eq. 8
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Tensor, items: Tensor, **context) -> Tensor:
@@ -163,11 +178,16 @@ class PopDCL(RecLoss):
         tau = self.tau
         un, pn = F.normalize(user, dim=-1), F.normalize(pos, dim=-1)
         scores = un @ pn.t()  # (B, B) cosine, diagonal positive
-        excluded = self.excluded(users, items)
-        m_plus, omega = self.corrections(users, items, scores, excluded)
+        rows, cols = self.excluded_pairs(users, items)
+        kept = B - torch.bincount(rows, minlength=B)
+        # Eq. 5 without a pass over the matrix: all of the row's scores, less the excluded ones
+        excluded_sum = torch.zeros(B, dtype=un.dtype, device=un.device).index_add(
+            0, rows, (un[rows] * pn[cols]).sum(1))
+        f_minus = (un @ pn.sum(0) - excluded_sum) / kept.clamp(min=1)
+        m_plus, omega = self._m_plus(users, items, f_minus), self._omega(users)
         f_pos = (un * pn).sum(1)
         pos_logit = (f_pos - m_plus) / tau
         omega = omega.clamp(min=1e-12, max=1 - 1e-6)
-        neg_lse = _corrected_lse(scores / tau, f_pos / tau, excluded, omega.log(),
-                                 torch.log1p(-omega), -1.0 / tau)
+        neg_lse = _corrected_lse(scores, f_pos / tau, (rows, cols), kept, omega.log(),
+                                 torch.log1p(-omega), -1.0 / tau, 1.0 / tau)
         return (torch.logaddexp(pos_logit, neg_lse) - pos_logit).mean()

@@ -367,5 +367,11 @@ def test_popdcl_negative_term_gradients():
     w = torch.rand(B).double() * 0.5
     ex = excluded_mask(B, B, "cpu", own=torch.arange(B)[:, None]).double()
     ex[0, 3] = 1
+    pairs = ex.nonzero(as_tuple=True)
+    kept = B - ex.sum(1)
+    assert torch.autograd.gradcheck(  # scores given as logits (inv_tau 1) and as cosines
+        lambda a, b: _corrected_lse(a, b, pairs, kept, w.log(), torch.log1p(-w), -1 / tau),
+        (s, s_pos))
     assert torch.autograd.gradcheck(
-        lambda a, b: _corrected_lse(a, b, ex, w.log(), torch.log1p(-w), -1 / tau), (s, s_pos))
+        lambda a, b: _corrected_lse(a, b, pairs, kept, w.log(), torch.log1p(-w), -1 / tau,
+                                    1 / tau), ((s * tau).detach().requires_grad_(), s_pos))

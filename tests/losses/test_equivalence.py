@@ -1,13 +1,14 @@
 """The rewritten losses give the same values and gradients as the previous
-implementation (frozen in ``hdccf_v1.py``) on random batches."""
+implementation (frozen in ``hdccf_v1.py`` and ``popdcl_v1.py``) on random
+batches."""
 import pytest
 import torch
 
-from gnnrec.losses import DCL, HDCCF
+from gnnrec.losses import DCL, HDCCF, PopDCL
 from gnnrec.model import RecModel
 from gnnrec.nn import LightGCN
 from tests.conftest import random_graph
-from tests.losses import hdccf_v1
+from tests.losses import hdccf_v1, popdcl_v1
 
 CASES = [{}, {"debias": False}, {"scorer": "dot", "omega_item": 0.2, "omega_user": 0.1},
          {"num_neighbors": 3, "lambda_u": 0.5, "lambda_i": 0.0},
@@ -55,4 +56,15 @@ def test_dcl_matches_the_previous_implementation(seed):
     old, old_grads = run(hdccf_v1.DCL, {"omega": 0.1}, seed, seed, False)
     assert torch.allclose(new, old, rtol=1e-5, atol=1e-6)
     for a, b in zip(new_grads, old_grads):  # float32 rounding of sums of thousands of terms
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
+
+
+@pytest.mark.parametrize("tau", [0.1, 0.5, 2.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_popdcl_matches_the_previous_implementation(tau, seed):
+    # tau 2.0 leaves Eq. 9 positive almost everywhere, 0.1 clamps many terms
+    new, new_grads = run(PopDCL, {"tau": tau}, seed, seed + 20, True)
+    old, old_grads = run(popdcl_v1.PopDCL, {"tau": tau}, seed, seed + 20, False)
+    assert torch.allclose(new, old, rtol=1e-5, atol=1e-6), (float(new), float(old))
+    for a, b in zip(new_grads, old_grads):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
