@@ -80,11 +80,11 @@ class Objective(torch.nn.Module):
         if self.restrict:  # the rows are known before propagating: only they get the last layer
             if self.sampler is not None:
                 blind = self.sampler.blind_items(users, items, generator)
+                tick("sampling")
             if self.sampler is None or blind is not None:
                 U = self.model.num_users
                 parts = [users, items + U] + ([] if blind is None else [blind.reshape(-1) + U])
                 out = self.model.encode_rows(torch.unique(torch.cat(parts)), graph)
-                tick("sampling")
         if out is None:
             out = self.model.encode(graph)
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
