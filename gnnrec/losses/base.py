@@ -33,10 +33,6 @@ class RecLoss(torch.nn.Module, abc.ABC):
     """
     #: ``"sampler"`` or ``"in_batch"``
     negatives: str = "sampler"
-    #: whether the loss reads embeddings other than the batch's users,
-    #: positives and negatives through ``out`` (HDCCF's sampled neighbours);
-    #: such a loss gets every node's embeddings
-    reads_output: bool = False
 
     def __init__(self, scorer: str = "dot"):
         super().__init__()
@@ -57,6 +53,15 @@ class RecLoss(torch.nn.Module, abc.ABC):
 
     def bind(self, graph) -> None:
         r"""Called with the training graph (precompute per-graph terms)."""
+
+    def rows_needed(self, users: Tensor, items: Tensor, graph,
+                    generator: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        r"""Node ids (users first) the next :meth:`forward` on this batch will
+        read through ``out`` beyond the batch's users, positives and
+        negatives, drawing now whatever it draws (and keeping it for that
+        call), so a step can propagate only to the rows it reads; ``None``
+        when the loss cannot tell in advance. The default reads none."""
+        return users.new_empty(0)
 
     @abc.abstractmethod
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None,

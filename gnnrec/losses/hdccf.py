@@ -154,7 +154,6 @@ class HDCCF(RecLoss):
     """
     summary = "HDCCF: in-batch user+item negatives, debiased (omega+), user-user/item-item terms"
     negatives = "in_batch"
-    reads_output = True  # the neighbours' embeddings
 
     def __init__(self, tau: float = 0.1, num_neighbors: int = 2, omega_item: float = 0.05,
                  omega_user: float = 0.05, lambda_u: float = 0.1, lambda_i: float = 0.1,
@@ -196,13 +195,31 @@ class HDCCF(RecLoss):
         a, b = self._factors(anchor, nb)
         return masked_lse_mm(a, b, excluded), row_dots(a, b.view(B, -1, b.size(-1)))
 
+    def _draw(self, users: Tensor, items: Tensor, graph, generator) -> Tuple[Tensor, Tensor]:
+        item_nb = graph.positives.sample_members(users, self.P, generator)  # (B, P) items of u_k
+        user_nb = graph.item_positives.sample_members(items, self.P, generator)  # users of i_k
+        return item_nb, user_nb
+
+    def rows_needed(self, users: Tensor, items: Tensor, graph,
+                    generator: Optional[torch.Generator] = None) -> Tensor:
+        r"""The neighbours' node ids, drawn now for the next :meth:`forward`
+        on the same ``users`` (the same draws it would make itself)."""
+        if len(users) < 2:
+            return users.new_empty(0)
+        drawn = self._draw(users, items, graph, generator)
+        self._drawn = (users, drawn)
+        return torch.cat([drawn[0].flatten() + graph.num_users, drawn[1].flatten()])
+
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Tensor, items: Tensor, out, graph, generator=None, **context) -> Tensor:
         B, P, tau, dev = len(users), self.P, self.tau, users.device
+        drawn, self._drawn = getattr(self, "_drawn", None), None
         if B < 2:  # no in-batch negative (e.g. a last batch of one row): nothing to contrast
             return user.sum() * 0.0
-        item_nb = graph.positives.sample_members(users, P, generator)  # (B, P) items of u_k
-        user_nb = graph.item_positives.sample_members(items, P, generator)  # (B, P) users of i_k
+        if drawn is not None and drawn[0] is users:  # drawn by rows_needed for this batch
+            item_nb, user_nb = drawn[1]
+        else:
+            item_nb, user_nb = self._draw(users, items, graph, generator)
         item_flat, user_flat = item_nb.flatten(), user_nb.flatten()
         item_emb = out.item_rows(item_flat)
         user_emb = out.user_rows(user_flat)

@@ -40,8 +40,9 @@ class Objective(torch.nn.Module):
         reg_weight (float, optional): :math:`\lambda`. (default: :obj:`1e-4`)
         restrict (bool, optional): when the step's rows are known before
             propagating (a sampler that reads no embeddings, RNS or PNS, or
-            an in-batch loss without one, and a loss that reads only those
-            rows), propagate the last layer only to them
+            none, and a loss that can name the rows it reads,
+            :meth:`~gnnrec.losses.RecLoss.rows_needed`), propagate the last
+            layer only to them
             (:meth:`~gnnrec.nn.Encoder.encode_rows`; LightGCN): the same
             loss and gradients, one full sparse product fewer each way.
             (default: :obj:`True`)
@@ -57,7 +58,7 @@ class Objective(torch.nn.Module):
         check_compatible(model.encoder, sampler, loss)
         self.model, self.sampler, self.loss = model, sampler, loss
         self.reg_weight = float(reg_weight)
-        self.restrict = (bool(restrict) and not loss.reads_output
+        self.restrict = (bool(restrict)
                          and type(model.encoder).encode_rows is not Encoder.encode_rows)
         self.clock = None  # a PhaseClock while timed (gnnrec bench)
         loss.attach(model)
@@ -81,9 +82,14 @@ class Objective(torch.nn.Module):
             if self.sampler is not None:
                 blind = self.sampler.blind_items(users, items, generator)
                 tick("sampling")
+            extra = None
             if self.sampler is None or blind is not None:
+                extra = self.loss.rows_needed(users, items, graph, generator)
+            if extra is not None:
                 U = self.model.num_users
-                parts = [users, items + U] + ([] if blind is None else [blind.reshape(-1) + U])
+                parts = [users, items + U, extra]
+                if blind is not None:
+                    parts.append(blind.reshape(-1) + U)
                 out = self.model.encode_rows(torch.unique(torch.cat(parts)), graph)
         if out is None:
             out = self.model.encode(graph)
