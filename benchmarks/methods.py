@@ -330,16 +330,19 @@ def plot_group(folder, dataset, encoder, methods):
         for d, _ in methods[method]:
             for r in d["records"]:
                 by_epoch.setdefault(r["epoch"], []).append(r)
+        # hardness is a ratio to the positive's score, huge while positives score ~0:
+        # drawn from epoch 5 on so the panel shows the steady state
         curves[method] = [
             {"epoch": e, **{k: statistics.mean(r[k] for r in rs if r.get(k) is not None)
                             for k in ("val/recall@20", "test/recall@20", "loss", "hardness")
-                            if any(r.get(k) is not None for r in rs)}}
+                            if any(r.get(k) is not None for r in rs)
+                            and (k != "hardness" or e >= 5)}}
             for e, rs in sorted(by_epoch.items())]
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{dataset}-{encoder}.png")
     plot_curves(curves, [("val/recall@20", "validation Recall@20"),
                          ("test/recall@20", "test Recall@20"), ("loss", "training loss"),
-                         ("hardness", "negative hardness")], path,
+                         ("hardness", "negative hardness (epoch >= 5)")], path,
                 title=f"{dataset}, {encoder} (mean over seeds)")
     print(f"\nplot: {path}")
 
