@@ -5,8 +5,9 @@ answers (README "Exports", docs/scaling.rst).
     python benchmarks/faiss_index.py runs/gowalla/best.pt \
         --out benchmarks/results/faiss_gowalla.json
 
-Exports the model's items as a flat (exact) and an HNSW inner-product index
-(``gnnrec export --format faiss``), then for ``--users`` random users
+Exports the model's items as a flat (exact) index and two HNSW indexes, over
+the inner-product-to-L2 reduction and by inner product directly (``gnnrec
+export --format faiss --index-type flat|hnsw|hnsw-ip``), then for ``--users`` random users
 compares each index's top-k (training items left out, as ``gnnrec
 recommend`` does) with the model's exact top-k (:meth:`RecModel.recommend`,
 the peer): the recall of the index (share of the exact top-k it returns)
@@ -66,18 +67,18 @@ def main(argv=None):
     rows = [{"index": "model (torch, exact)", "recall": 1.0, "seconds_per_user_batched": exact_s,
              "seconds_per_user_single": exact_one_s}]
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in ("flat", "hnsw"):
+        for kind in ("flat", "hnsw", "hnsw-ip"):
             path = os.path.join(tmp, f"{kind}.faiss")
             start = time.perf_counter()
             export_faiss(model, path, kind)
             build_s = time.perf_counter() - start
             rec = IndexRecommender(path)
-            for ef in (args.ef.split(",") if kind == "hnsw" else [None]):
+            for ef in (args.ef.split(",") if kind != "flat" else [None]):
                 if ef is not None:
                     rec.index.hnsw.efSearch = int(ef)
                 got, batched = timed(lambda u: rec.recommend(u, args.k), users, 1024)
                 _, single = timed(lambda u: rec.recommend(u, args.k), one, 1)
-                rows.append({"index": kind if ef is None else f"hnsw efSearch={ef}",
+                rows.append({"index": kind if ef is None else f"{kind} efSearch={ef}",
                              "recall": recall(got, exact), "seconds_per_user_batched": batched,
                              "seconds_per_user_single": single, "export_seconds": build_s,
                              "bytes": os.path.getsize(path)})

@@ -8,6 +8,7 @@ from typing import Dict, Optional
 
 import click
 
+from gnnrec.serving import INDEX_TYPES
 from gnnrec.errors import GnnrecError
 from gnnrec.losses import LOSSES
 from gnnrec.nn import MODELS
@@ -733,9 +734,11 @@ def _py(x):
 @click.option("--format", "fmt", type=click.Choice(["auto", "pt", "npy", "pyg", "faiss"]),
               default="auto", show_default=True,
               help="auto: from OUTPUT's ending (.pyg.pt pyg, .pt, .npy, .faiss).")
-@click.option("--index-type", type=click.Choice(["flat", "hnsw"]), default="flat",
-              show_default=True, help="faiss: exact inner product (flat) or HNSW (approximate, "
-                                      "faster on large item sets).")
+@click.option("--index-type", type=click.Choice(list(INDEX_TYPES)), default="flat",
+              show_default=True,
+              help="faiss: exact inner product (flat); HNSW (approximate, faster on large "
+                   "item sets) over the inner-product-to-L2 reduction (hnsw), or searched by "
+                   "inner product directly (hnsw-ip, lower recall).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.pass_obj

@@ -12,7 +12,7 @@ from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.outputs import write_files
 
-INDEX_TYPES = ("flat", "hnsw")
+INDEX_TYPES = ("flat", "hnsw", "hnsw-ip")
 
 
 def _faiss():
@@ -48,8 +48,15 @@ def export_faiss(model, path: str, index_type: str = "flat", overwrite: bool = F
     training pairs, so :class:`IndexRecommender` answers without the model.
 
     Args:
-        index_type (str, optional): ``flat`` (exact) or ``hnsw`` (approximate,
-            32 links per node, efSearch 128). (default: :obj:`"flat"`)
+        index_type (str, optional): ``flat`` (exact inner product), ``hnsw``
+            (approximate, 32 links per node, efSearch 128, over the
+            inner-product-to-L2 reduction of `Bachrach et al., RecSys 2014
+            <https://doi.org/10.1145/2645710.2645741>`_: each item gets the
+            extra coordinate :math:`\sqrt{M^2 - \|x\|^2}`, :math:`M` the
+            largest item norm, each query a 0, so the nearest item in L2 is
+            the best by inner product) or ``hnsw-ip`` (HNSW searched by inner
+            product directly; inner product is not a metric, so its recall
+            levels off lower). (default: :obj:`"flat"`)
     """
     faiss = _faiss()
     if index_type not in INDEX_TYPES:
@@ -63,20 +70,28 @@ def export_faiss(model, path: str, index_type: str = "flat", overwrite: bool = F
     if cosine:
         user = user / np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-12)
         item = item / np.maximum(np.linalg.norm(item, axis=1, keepdims=True), 1e-12)
-    dim = item.shape[1]
+    dim, max_norm = item.shape[1], 0.0
     if index_type == "flat":
         index = faiss.IndexFlatIP(dim)
-    else:
+    elif index_type == "hnsw-ip":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    else:  # MIPS as L2 search: items [x, sqrt(M^2 - |x|^2)], queries [q, 0]
+        sq = (item.astype(np.float64) ** 2).sum(1)
+        max_norm = float(np.sqrt(sq.max(initial=0.0)))
+        item = np.hstack([item, np.sqrt(np.maximum(max_norm ** 2 - sq, 0.0))[:, None]])
+        user = np.hstack([user, np.zeros((len(user), 1), user.dtype)])
+        index = faiss.IndexHNSWFlat(dim + 1, 32, faiss.METRIC_L2)
+    if index_type != "flat":
         index.hnsw.efConstruction = 200
         index.hnsw.efSearch = 128
-    index.add(np.ascontiguousarray(item))
+    index.add(np.ascontiguousarray(item, dtype=np.float32))
+    user = user.astype(np.float32)
     graph = model.graph
     side = {"user_emb": user, "user_ids": model.users.original,
             "item_ids": model.items.original,
             "train_user": graph.user.cpu().numpy(), "train_item": graph.item.cpu().numpy(),
             "meta": np.array(json.dumps({"cosine": cosine, "index_type": index_type,
-                                         "model": model.spec()}))}
+                                         "max_norm": max_norm, "model": model.spec()}))}
     buf = io.BytesIO()
     np.savez(buf, **side)
     write_files({path: lambda f: f.write(faiss.serialize_index(index).tobytes()),
@@ -128,7 +143,12 @@ class IndexRecommender:
         seen = self.seen_ptr[index[known] + 1] - self.seen_ptr[index[known]] if exclude_seen \
             else np.zeros(int(known.sum()), np.int64)
         want = min(k + int(seen.max(initial=0)), self.index.ntotal)
-        scores, items = self.index.search(np.ascontiguousarray(self.user_emb[index[known]]), want)
+        query = np.ascontiguousarray(self.user_emb[index[known]])
+        scores, items = self.index.search(query, want)
+        if self.meta.get("index_type") == "hnsw":  # squared L2 back to the inner product
+            m2 = self.meta["max_norm"] ** 2
+            scores = ((query.astype(np.float64) ** 2).sum(1, keepdims=True) + m2 - scores) / 2
+            scores = scores.astype(np.float32)
         out_items, out_scores, rows = [], [], iter(range(int(known.sum())))
         for ok, u in zip(known, index):
             if not ok:

@@ -51,7 +51,7 @@ def test_pyg_export_round_trips_into_heterodata(run, tmp_path):
     assert h["user"].shape == (model.num_users, 4)
 
 
-@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "hnsw-ip"])
 def test_faiss_index_top_k_equals_exact_top_k(run, tmp_path, index_type):
     pytest.importorskip("faiss")
     path = str(tmp_path / "items.faiss")
@@ -62,10 +62,11 @@ def test_faiss_index_top_k_equals_exact_top_k(run, tmp_path, index_type):
 
     model, index = gnnrec.load(run), IndexRecommender(path)
     users = model.users.original.tolist()
-    exact, _ = model.recommend(users, k=5)
-    approx, _ = index.recommend(users, k=5)
-    for a, b in zip(exact, approx):
+    exact, exact_scores = model.recommend(users, k=5)
+    approx, approx_scores = index.recommend(users, k=5)
+    for a, b, sa, sb in zip(exact, approx, exact_scores, approx_scores):
         assert np.array_equal(a, b)  # a small case: HNSW finds the exact neighbours too
+        assert np.allclose(sa, sb, rtol=1e-4, atol=1e-4)  # and reports inner products
     r = CliRunner().invoke(cli, ["recommend", "--index", path, "--user", "103", "--user", "7",
                                  "--skip-unknown", "-k", "3"])
     assert r.exit_code == 0, r.output
