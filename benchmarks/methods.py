@@ -62,7 +62,7 @@ METHODS = {
                     {}, ["ssm.tau=0.1,0.2,0.5"]),
     "dcl": (None, Component("dcl"), {}, ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
     "hdccf": (None, Component("hdccf"), {}, ["hdccf.tau=0.1,0.2"]),
-    "popdcl": (None, Component("popdcl"), {}, ["popdcl.tau=0.1,0.2,0.5"]),
+    "popdcl": (None, Component("popdcl"), {}, ["popdcl.tau=0.1,0.2"]),
 }
 PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
 #: (epochs, eval every, patience in evaluations) for pairwise samplers and contrastive losses
