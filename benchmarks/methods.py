@@ -120,7 +120,7 @@ def cmd_tune(args):
         out = os.path.join(args.out, "tune", f"{args.dataset}-{args.encoder}-{method}")
         print(f"tuning {method}: {trials} trials of {epochs} epochs", flush=True)
         # pruning from the first evaluation: how this experiment's first searches ran
-        res = tune(spec, dims, ds, out, trials, search="grid", prune=True, device="cpu",
+        res = tune(spec, dims, ds, out, trials, search="grid", prune=True, device=args.device,
                    echo=lambda m: print(m, flush=True), prune_warmup=0)
         tuned = {"params": res["best"], "val": res["best_val"],
                  "trials": [{k: t[k] for k in ("params", "state", "value")}
@@ -165,7 +165,8 @@ def run_one(args, job, tuned, path):
     spec = base_spec(args, dataset, encoder, method, seed, params, budget)
     if dataset not in _DATA:
         ds = load_dataset(spec.data)
-        _DATA[dataset] = (ds, RecGraph.from_dataset(ds), spec.eval_protocol(split_sets(ds, "cpu")))
+        _DATA[dataset] = (ds, RecGraph.from_dataset(ds).to(args.device),
+                          spec.eval_protocol(split_sets(ds, args.device)))
     ds, graph, protocol = _DATA[dataset]
     every = spec.evaluation["eval_every"]
     head = {"job": {"dataset": dataset, "encoder": encoder, "method": method, "seed": seed},
@@ -176,7 +177,7 @@ def run_one(args, job, tuned, path):
     record = Record(path, head)
     callbacks = [Evaluate(protocol, "val", every), Evaluate(protocol, "test", every),
                  EarlyStopping("val/recall@20", patience=spec.evaluation["patience"]), record]
-    objective = spec.build(ds.num_users, ds.num_items)
+    objective = spec.build(ds.num_users, ds.num_items, device=args.device)
     spec.trainer_for(objective, graph, callbacks).fit()
     record.write(True)
 
@@ -359,6 +360,7 @@ def main(argv=None):
                            help="a LightGCN folder (Gowalla)")
             s.add_argument("--methods", default=",".join(METHODS),
                            help="comma-separated methods")
+            s.add_argument("--device", default="cpu", help="cpu or cuda (the same plan on a GPU)")
     t = sub.choices["tune"]
     t.add_argument("--dataset", default="g20-resplit", choices=list(DATASETS))
     t.add_argument("--encoder", default="lightgcn")
