@@ -48,6 +48,15 @@ def objective(negs):
     return Objective(LightGCN(20, 30, embedding_dim=6, num_layers=2), Fixed(negs), BPR())
 
 
+def _exit_worker():
+    # leave without the interpreter's teardown: gloo's background threads, destroyed
+    # there, occasionally abort ("terminate called without an active exception")
+    # after the work is done and written
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def rank_gradient(rank, world, store, out):
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     g, users, items, negs = batch()
@@ -60,6 +69,7 @@ def rank_gradient(rank, world, store, out):
         torch.save(obj.encoder.embedding.weight.grad, out)
     dist.barrier()
     dist.destroy_process_group()
+    _exit_worker()
 
 
 def test_all_reduced_gradient_equals_the_gradient_of_the_union_batch(tmp_path):
@@ -104,6 +114,7 @@ def rank_ssm(rank, world, store, out, gather):
         torch.save({"loss": total, "grad": grads}, out)
     dist.barrier()
     dist.destroy_process_group()
+    _exit_worker()
 
 
 @pytest.mark.parametrize("gather", [True, False])
