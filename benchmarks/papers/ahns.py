@@ -13,7 +13,7 @@ paper does.
 """
 import sys
 
-from common import budget_line, ms, parser, rst, run_all, write
+from common import ms, parser, per_epoch, report, rst, run_all
 
 METHODS = {
     "RNS": {"sampler": "rns"},
@@ -51,15 +51,14 @@ def main(argv=None):
         if base:
             mean = sum(r["test"]["recall@20"] for r in runs) / len(runs)
             row.append(f"{100 * (mean / base['recall@20'] - 1):+.1f}%")
-        row.append(ms([r["seconds"] / max(r["epochs_run"], 1) for r in runs], 1, 2))
+        row.append(per_epoch(runs))
         rows.append(row)
     ours = rst(["method", "R@20 (%)", "N@20 (%)", "N@50 (%)", "R@20 vs RNS", "s/epoch"], rows)
     paper = rst(["method"] + [f"{d} {m}" for d in PAPER for m in ("R@20", "N@20", "N@50")],
                 [[m] + [f"{v:.2f}" for d in PAPER for v in PAPER[d][m]] for m in METHODS])
-    text = "\n\n".join([f"AHNS protocol, MF, {label} (test at the best validation Recall@20, "
-                        "mean ± std over seeds)", ours, budget_line(args, results),
-                        "The paper's Table 2 (%), for comparison:", paper])
-    write(args, "ahns", text)
+    report(args, "ahns", f"AHNS protocol, MF, {label} (test at the best validation Recall@20, "
+           "mean ± std over seeds)", ours, results, "The paper's Table 2 (%), for comparison:",
+           paper)
 
 
 if __name__ == "__main__":

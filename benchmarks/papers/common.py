@@ -147,6 +147,18 @@ def budget_line(args, results: Mapping[str, List[Dict]]) -> str:
             f"{args.device}, torch {torch.__version__}")
 
 
+def per_epoch(runs: List[Dict], digits: int = 2) -> str:
+    """Mean ± std seconds per epoch of a method's runs."""
+    return ms([r["seconds"] / max(r["epochs_run"], 1) for r in runs], 1, digits)
+
+
+def report(args, name: str, title: str, ours: str, results, caption: str, paper: str) -> str:
+    """The protocol's table, the budget line and the paper's figures, written
+    to ``<out>/<name>.rst``."""
+    text = "\n\n".join([title, ours, budget_line(args, results), caption, paper])
+    return write(args, name, text)
+
+
 def write(args, name: str, text: str) -> str:
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{name}.rst")

@@ -17,7 +17,7 @@ Selection is on validation HR@10 (full ranking).
 """
 import sys
 
-from common import budget_line, ms, parser, rst, run_all, write
+from common import ms, parser, per_epoch, report, rst, run_all
 
 METHODS = {
     "BPR": {"loss": "bpr"},
@@ -49,17 +49,14 @@ def main(argv=None):
     for key in KEYS:
         rows.append([f"{key} (100 sampled)"] + [ms([r["sampled_test"][key]
                                                     for r in results[n]]) for n in names])
-    rows.append(["s/epoch"] + [ms([r["seconds"] / max(r["epochs_run"], 1) for r in results[n]],
-                                  digits=2) for n in names])
+    rows.append(["s/epoch"] + [per_epoch(results[n]) for n in names])
     paper = rst(["dataset", "metric", "BPR", "SD-GAR (best baseline)", "HDCCF"],
                 [[d if j == 0 else "", key] + [f"{PAPER[d][m][j]:.4f}"
                                                for m in ("BPR", "SD-GAR", "HDCCF")]
                  for d in PAPER for j, key in enumerate(("HR@10", "NDCG@10", "NDCG@50"))])
-    text = "\n\n".join([f"HDCCF protocol, MF, {args.label or args.data}: Table 1 layout (test at "
-                        "the best validation HR@10, mean ± std over seeds)",
-                        rst(["metric"] + names, rows), budget_line(args, results),
-                        "The paper's Table 1, for comparison:", paper])
-    write(args, "hdccf", text)
+    report(args, "hdccf", f"HDCCF protocol, MF, {args.label or args.data}: Table 1 layout (test "
+           "at the best validation HR@10, mean ± std over seeds)", rst(["metric"] + names, rows),
+           results, "The paper's Table 1, for comparison:", paper)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ trains on 90% of the paper's training data. The authors' figure is after
 """
 import sys
 
-from common import budget_line, ms, parser, rst, run_all, write
+from common import ms, parser, per_epoch, report, rst, run_all
 
 METHODS = {
     "LightGCN (3 layers)": {},
@@ -32,16 +32,14 @@ def main(argv=None):
     results = run_all("lightgcn", args, METHODS)
     rows = [[name] + [ms([r["test"][k] for r in runs]) for k in KEYS]
             + [ms([r["best_epoch"] for r in runs], digits=0),
-               ms([r["seconds"] / max(r["epochs_run"], 1) for r in runs], digits=1)]
+               per_epoch(runs, 1)]
             for name, runs in results.items()]
     ours = rst(["model", "Recall@20", "NDCG@20", "best epoch", "s/epoch"], rows)
     paper = rst(["dataset", "model", "Recall@20", "NDCG@20"],
                 [[d, m, f"{v[0]:.4f}", f"{v[1]:.4f}"] for d in PAPER for m, v in PAPER[d].items()])
-    text = "\n\n".join([f"LightGCN protocol, {args.label or args.data} (test at the best "
-                        "validation Recall@20, mean ± std over seeds)", ours,
-                        budget_line(args, results),
-                        "The authors' figure, for comparison:", paper])
-    write(args, "lightgcn", text)
+    report(args, "lightgcn", f"LightGCN protocol, {args.label or args.data} (test at the best "
+           "validation Recall@20, mean ± std over seeds)", ours, results,
+           "The authors' figure, for comparison:", paper)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ LightGCN split, which the paper used) needs ``--data split=random``.
 """
 import sys
 
-from common import budget_line, ms, parser, rst, run_all, write
+from common import ms, parser, report, rst, run_all
 
 SAMPLERS = {
     "RNS": {"sampler": "rns"},
@@ -58,11 +58,9 @@ def main(argv=None):
     paper = rst(["sampler", "LightGCN Recall", "LightGCN NDCG", "MF Recall", "MF NDCG"],
                 [[s] + [f"{v:.4f}" if PAPER[e][s] else "-" for e in PAPER
                         for v in (PAPER[e][s] or (0, 0))] for s in SAMPLERS])
-    text = "\n\n".join([f"PDNS protocol, {args.label or args.data} (test at the best "
-                        "validation Recall@50, mean ± std over seeds)", rst(header, rows),
-                        budget_line(args, results),
-                        "The paper's Table 2, Gowalla, for comparison:", paper])
-    write(args, "pdns", text)
+    report(args, "pdns", f"PDNS protocol, {args.label or args.data} (test at the best "
+           "validation Recall@50, mean ± std over seeds)", rst(header, rows), results,
+           "The paper's Table 2, Gowalla, for comparison:", paper)
 
 
 if __name__ == "__main__":
