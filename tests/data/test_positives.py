@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 from scipy.stats import chisquare
 
@@ -13,11 +14,30 @@ def dense(ps: PositiveSet):
     return m
 
 
-def test_contains_matches_dense():
+@pytest.fixture(params=["bitmap", "search"])
+def path(request, monkeypatch):
+    """Both ways of drawing and testing members: the packed bitmap, and
+    searchsorted alone (a set too large for the bitmap)."""
+    if request.param == "search":
+        monkeypatch.setattr(PositiveSet, "BITMAP_MAX_BYTES", 0)
+    return request.param
+
+
+def test_contains_matches_dense(path):
     g = random_graph(9, 13, 0.4, seed=1)
     ps, m = g.positives, dense(g.positives)
+    assert (ps.bitmap() is None) == (path == "search")
     uu, ii = torch.meshgrid(torch.arange(9), torch.arange(13), indexing="ij")
     assert np.array_equal(ps.contains(uu, ii).numpy(), m)
+
+
+def test_bitmap_holds_exactly_the_members():
+    g = random_graph(7, 21, 0.3, seed=4)  # 21 items: a partial last byte
+    bits = g.positives.bitmap()
+    assert bits.shape == (7, 3) and bits.dtype == torch.uint8
+    unpacked = (bits.unsqueeze(-1) >> torch.arange(8, dtype=torch.uint8)) & 1
+    assert np.array_equal(unpacked.view(7, 24)[:, :21].bool().numpy(), dense(g.positives))
+    assert not unpacked.view(7, 24)[:, 21:].any()
 
 
 def test_items_of_gathers_each_users_items():
@@ -30,7 +50,7 @@ def test_items_of_gathers_each_users_items():
     assert got == want and len(row) == len(want)
 
 
-def test_sample_complement_never_returns_a_member(dense_graph):
+def test_sample_complement_never_returns_a_member(dense_graph, path):
     g = dense_graph
     users = torch.arange(g.num_users).repeat_interleave(200)
     items = g.positives.sample_complement(users, 5, torch.Generator().manual_seed(0))
@@ -39,7 +59,7 @@ def test_sample_complement_never_returns_a_member(dense_graph):
     assert items.min() >= 0 and items.max() < g.num_items
 
 
-def test_sample_complement_is_uniform_over_non_members():
+def test_sample_complement_is_uniform_over_non_members(path):
     g = random_graph(3, 12, 0.5, seed=5)
     m = dense(g.positives)
     gen = torch.Generator().manual_seed(1)
@@ -51,6 +71,17 @@ def test_sample_complement_is_uniform_over_non_members():
         # chi-square goodness of fit against the uniform over the non-members
         p = chisquare(counts[free]).pvalue
         assert p > 1e-3, (u, counts[free], p)
+
+
+def test_redrawn_members_do_not_favour_their_neighbours(path):
+    # members in one long run: a draw that lands on a member and is moved to
+    # the next non-member (a tempting shortcut) would pile onto item 10
+    ps = PositiveSet(torch.zeros(9, dtype=torch.long), torch.arange(1, 10), 1, 12)
+    draws = ps.sample_complement(torch.zeros(4000, dtype=torch.long), 3,
+                                 torch.Generator().manual_seed(3)).flatten()
+    counts = np.bincount(draws.numpy(), minlength=12)
+    assert counts[1:10].sum() == 0
+    assert chisquare(counts[[0, 10, 11]]).pvalue > 1e-3, counts
 
 
 def test_member_and_shared_pairs_equal_brute_force():
