@@ -31,6 +31,17 @@ class EncoderOutput:
     #: gathered them (with gradient), for samplers that mix them in; ``None``
     #: outside an objective
     batch_pos: Optional[Tensor] = None
+    #: the same for the batch's users (samplers score candidates against them)
+    batch_user: Optional[Tensor] = None
+
+    def batch_user_rows(self, users: Tensor) -> Tensor:
+        """The batch's pooled user rows: the objective's gather when there is
+        one, else gathered."""
+        return self.user_rows(users) if self.batch_user is None else self.batch_user
+
+    def batch_pos_rows(self, items: Tensor) -> Tensor:
+        """The batch's pooled positive rows (see :meth:`batch_user_rows`)."""
+        return self.item_rows(items) if self.batch_pos is None else self.batch_pos
 
     @property
     def user(self) -> Tensor:

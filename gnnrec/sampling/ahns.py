@@ -86,9 +86,9 @@ class AHNS(NegativeSampler):
         cand = self.candidates(users, self.num_candidates, generator)  # (B, K, M)
         scores = self.candidate_scores(out, users, cand)
         with torch.no_grad():
-            pos_score = (out.user_rows(users) * out.item_rows(pos_items)).sum(-1)  # (B,)
+            pos_score = (out.batch_user_rows(users) * out.batch_pos_rows(pos_items)).sum(-1)
             r = self.ratings(scores, pos_score.unsqueeze(1))  # (B, K, M)
-        items = cand.gather(-1, r.argmin(-1, keepdim=True)).squeeze(-1)
+        items = cand.gather(-1, r.min(-1, keepdim=True).indices).squeeze(-1)
         neg = self.pack(items, out, users, pos_items)
         neg.uniform_hardness = self.uniform_hardness(scores, pos_score)
         return neg

@@ -16,7 +16,7 @@ def dns_select(sampler: NegativeSampler, users: Tensor, out: EncoderOutput, num_
     cand = sampler.candidates(users, num_candidates, generator)
     scores = sampler.candidate_scores(out, users, cand)
     if top == 1:
-        pick = scores.argmax(-1, keepdim=True)
+        pick = scores.max(-1, keepdim=True).indices
     else:
         best = scores.topk(top, dim=-1).indices
         which = torch.randint(top, best.shape[:-1] + (1,), generator=generator,

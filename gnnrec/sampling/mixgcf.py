@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
-from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least
+from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least, row_dots
 
 
 class MixGCF(NegativeSampler):
@@ -64,12 +64,12 @@ class MixGCF(NegativeSampler):
             pos_layers = out.item_layers(pos_items)  # (B, L+1, D), with gradient
         with torch.no_grad():
             layerwise = out.pooled.size(1) != pos_layers.size(-1)  # concatenating encoder
-            q_all = out.user_layers(users) if layerwise else out.user_rows(users)
+            q_all = out.user_layers(users) if layerwise else out.batch_user_rows(users)
             best = []
             for layer in range(L1):
                 q = q_all[:, layer] if layerwise else q_all  # (B, D)
-                n = out.rows(out.layers[layer], cand + out.num_users)  # (B, K, M, D)
-                best.append((n * q[:, None, None, :]).sum(-1).argmax(-1))  # hop mixing's pick
+                score = row_dots(q, out.layers[layer][out.num_users:], cand)  # (B, K, M)
+                best.append(score.max(-1).indices)  # hop mixing's pick
             picked = cand.gather(2, torch.stack(best, -1))  # (B, K, L+1)
         a = torch.rand((B, K, L1, 1), generator=generator, device=cand.device,
                        dtype=pos_layers.dtype)  # one per example and layer, shared by M

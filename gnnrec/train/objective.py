@@ -96,7 +96,7 @@ class Objective(torch.nn.Module):
         rows = torch.cat([users, items + out.num_users])  # one gather, one gradient buffer
         gathered = out.pooled_rows(rows)
         u, p = gathered.split(len(users))
-        out.batch_pos = p  # samplers that mix the positive in reuse this gather
+        out.batch_user, out.batch_pos = u, p  # samplers reuse this gather
         tick("propagation")
         neg = None
         if blind is not None:
