@@ -22,11 +22,12 @@ def keep_freed_memory() -> bool:
     embedding table every time (Gowalla: 18 MB for each dense gradient of
     the 70,839 x 64 table). With glibc's defaults such a buffer is, step
     after step and depending on what else was freed, either reused from the
-    heap or returned to the system and faulted in again page by page, so the
-    same backward pass takes 2.3 or 10 ms (MF + RNS on Gowalla, measured
-    with ``benchmarks/allocator.py``). Keeping freed memory in the heap
+    heap or returned to the system and faulted in again page by page: in a
+    bare loop of MF + RNS steps on Gowalla the same backward pass took
+    2.3 ms or, for whole stretches, 6-12 ms. Keeping freed memory in the heap
     makes every step the fast one; the price is that up to 1 GB of freed
-    memory stays with the process (resident only where it was touched).
+    memory stays with the process. ``benchmarks/allocator.py`` measures
+    ``gnnrec bench`` epochs both ways (benchmarks/README.rst, section 4).
 
     Does nothing (``False``) off glibc, when the user set any ``MALLOC_*``
     tuning variable, or with ``GNNREC_KEEP_FREED=0``.
