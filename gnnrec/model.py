@@ -16,6 +16,7 @@ from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
 from gnnrec.data.graph import RecGraph
 from gnnrec.data.interactions import IdMap
 from gnnrec.errors import GnnrecError, option_error
+from gnnrec.metrics.topk import topk_rows
 from gnnrec.nn import MODELS
 from gnnrec.nn.base import Encoder, EncoderOutput
 from gnnrec.nn.scorers import SCORERS, Scorer, make_scorer
@@ -224,8 +225,8 @@ class RecModel(torch.nn.Module):
             row, item = self._graph().positives.items_of(index)
             scores[row, item] = -torch.inf
             counts -= self._graph().positives.degree[index]
-        top = torch.topk(scores, min(k, self.num_items), dim=1)
-        order, values = top.indices.cpu().numpy(), top.values.cpu().numpy()
+        values, order = topk_rows(scores, min(k, self.num_items))
+        order, values = order.cpu().numpy(), values.cpu().numpy()
         items_out, scores_out, answered = [], [], iter(range(len(index)))
         for ok in known:
             if not ok:

@@ -8,6 +8,7 @@ from torch import Tensor
 from gnnrec.data.positives import PositiveSet
 from gnnrec.metrics.groups import GROUP_NAMES, popularity_groups
 from gnnrec.metrics.ranking import RankingMetric, metric_grid
+from gnnrec.metrics.topk import topk_rows
 
 ScoreFn = Callable[[Tensor], Tensor]
 
@@ -65,8 +66,9 @@ class FullRankingEvaluator:
 
     Users are processed in batches so at most ``max_scores`` scores exist at
     once (never a dense all-users x all-items matrix); scoring, masking,
-    :func:`torch.topk` and hit lookup run on the embeddings' device. What
-    does not change from one evaluation to the next (the batches, their
+    top-:math:`K` (:func:`~gnnrec.metrics.topk.topk_rows`) and hit lookup
+    run on the embeddings' device. What does not change from one evaluation
+    to the next (the batches, their
     masked items, their targets) is an :class:`EvalPlan` built once
     (:meth:`plan`); the default batch keeps a CPU batch's scores in cache
     (``2**21`` scores, 8 MB) and a GPU's large. A user counts only if it has
@@ -155,7 +157,7 @@ class FullRankingEvaluator:
             scores = score_fn(b.users).float()
             if len(b.masked[0]):
                 scores.index_put_(b.masked, torch.tensor(-torch.inf, device=scores.device))
-            top_v, top = torch.topk(scores, k, dim=1)
+            top_v, top = topk_rows(scores, k)
             local = torch.arange(len(b.users), device=device).unsqueeze(1) * n + top
             pos = torch.searchsorted(b.targets, local).clamp_(max=max(len(b.targets) - 1, 0))
             if len(b.targets):
