@@ -6,9 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import EXCLUDED, excluded_mask, kept_count
-
-_MARGIN = 1e-6
+from gnnrec.losses.inbatch import excluded_mask, kept_count
 
 
 class _CorrectedNegatives(torch.autograd.Function):
@@ -19,45 +17,53 @@ class _CorrectedNegatives(torch.autograd.Function):
         c_{kj} = \max\Big(\log\big(e^{s_{kj}} - \omega_k e^{s_{kk}}\big)
         - \log(1 - \omega_k),\ -1/\tau\Big),
 
-    from the cosine matrix :math:`f` (:math:`s = f/\tau`, never built) and
-    the positives' logits :math:`s_{kk}`, in one autograd node, with the
-    excluded entries given as index lists. The forward keeps only the
-    softmax weights, :math:`r = 1/(1 - \omega e^{s_{kk} - s_{kj}})` of the
-    unclamped entries and their softmax mass, from which the backward is
-    :math:`\partial/\partial s_{kj} = w\,r` and
-    :math:`\partial/\partial s_{kk} = -\sum_j w (r - 1)` over the
-    unclamped entries."""
+    from the cosine matrix :math:`f` (:math:`s = f/\tau`) and the positives'
+    logits :math:`s_{kk}`, in one autograd node, with the excluded entries
+    given as index lists. No logarithm of the matrix is taken: with a
+    per-row shift :math:`m_k \ge \max_j s_{kj}`,
+
+    .. math::
+        e^{c_{kj} + \log(1-\omega_k) - m_k} = \max\big(E_{kj} - A_k,\ L_k\big),
+        \quad E = e^{s - m},\ A_k = \omega_k e^{s_{kk} - m_k},\
+        L_k = (1 - \omega_k)\, e^{-1/\tau - m_k},
+
+    so the forward is five passes over the ``B x B`` matrix (scale, shift,
+    exponentiate, subtract and clamp, sum) and keeps only these terms
+    :math:`T`; the backward is :math:`\partial/\partial s_{kj} = (T_{kj} +
+    A_k)/\Sigma_k` on the unclamped entries (:math:`T > L`) and
+    :math:`\partial/\partial s_{kk} = -A_k\, n_k / \Sigma_k`, :math:`n_k`
+    their number, :math:`\Sigma_k = \sum_j T_{kj}`. In float32 while
+    :math:`e^{-2/\tau}/10^6` is representable (:math:`\tau \ge 0.05`), in
+    float64 below."""
 
     @staticmethod
     def forward(ctx, f: Tensor, s_pos: Tensor, rows: Tensor, cols: Tensor, kept: Tensor,
                 log_w: Tensor, log1m_w: Tensor, floor: float, inv_tau: float):
-        # work in c' = c + log(1 - w) (a per-row shift) so no pass subtracts it
-        low = (floor + log1m_w).unsqueeze(1)  # the clamp, shifted
-        d = torch.sub((s_pos + log_w).unsqueeze(1), f, alpha=inv_tau)  # log(w e^{s_kk}/e^{s_kj})
-        bad = d >= -_MARGIN  # e^{s_kj} <= w e^{s_kk}: Eq. 9 is not positive
-        one_minus = torch.rsub(d.clamp_(max=-_MARGIN).exp_(), 1.0)
-        c = torch.log(one_minus).add_(f, alpha=inv_tau)
-        torch.where(bad, low, c.clamp_(min=low), out=c)
-        active = c > low  # entries that move with the scores
-        c[rows, cols] = EXCLUDED
-        top = c.amax(1, keepdim=True)
-        c.sub_(top).exp_()
-        total = c.sum(1, keepdim=True)
+        dtype = torch.float64 if inv_tau > 20 else f.dtype
+        t = torch.mul(f.to(dtype), inv_tau)  # s
+        m = t.amax(1, keepdim=True)
+        t.sub_(m).exp_()  # E
+        a = (s_pos.to(dtype) + log_w).unsqueeze(1).sub(m).exp_()  # A
+        low = (floor + log1m_w).to(dtype).unsqueeze(1).sub(m).exp_()  # L
+        t.sub_(a).clamp_(min=low)  # T
+        t[rows, cols] = 0.0  # excluded: no term (and T = 0 < L marks them clamped)
+        total = t.sum(1, keepdim=True)
         total.masked_fill_((kept <= 0).unsqueeze(1), 0.0)
-        r = one_minus.reciprocal_().mul_(active)
-        mass = torch.mul(c, active).sum(1)  # softmax mass of the unclamped entries
-        ctx.inv_tau = inv_tau
-        ctx.save_for_backward(c, total, r, mass)
-        return (total.log() + top).squeeze(1) - log1m_w
+        ctx.inv_tau, ctx.dtype = inv_tau, f.dtype
+        ctx.save_for_backward(t, total, a, low)
+        return ((total.log() + m).squeeze(1) - log1m_w.to(dtype)).to(f.dtype)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        c, total, r, mass = ctx.saved_tensors
-        scale = torch.where(total > 0, grad.unsqueeze(1) / total, torch.zeros_like(total))
-        grad_s = torch.mul(c, r).mul_(scale)  # w r, w the softmax weight x upstream gradient
-        # d c_kj / d s_kk = 1 - r on the unclamped entries
-        grad_pos = mass * scale.squeeze(1) - grad_s.sum(1)
-        return (grad_s.mul_(ctx.inv_tau), grad_pos, None, None, None, None, None, None, None)
+        t, total, a, low = ctx.saved_tensors
+        scale = torch.where(total > 0, grad.to(total.dtype).unsqueeze(1) / total,
+                            torch.zeros_like(total))
+        active = t > low  # unclamped, not excluded
+        count = active.sum(1, keepdim=True)
+        grad_s = t.mul(scale).add_(a * scale).mul_(active)  # E / total on the active entries
+        grad_pos = -(a * scale * count).squeeze(1)
+        return (grad_s.mul_(ctx.inv_tau).to(ctx.dtype), grad_pos.to(ctx.dtype),
+                None, None, None, None, None, None, None)
 
 
 def _corrected_lse(f, s_pos, pairs, kept, log_w, log1m_w, floor, inv_tau=1.0):
