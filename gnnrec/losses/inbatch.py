@@ -35,7 +35,10 @@ def excluded_mask(rows: int, cols: int, device, pairs: Optional[Tuple[Tensor, Te
         keep_diagonal (bool): never exclude ``(k, k)`` (a square batch
             whose diagonal holds the positives, as in sampled softmax).
     """
-    mask = torch.zeros(rows, cols, device=device)
+    also = list(also)
+    # the first dense mask is the start (one conversion instead of zeros and a maximum)
+    mask = also.pop(0).to(torch.float32, copy=True) if also else torch.zeros(rows, cols,
+                                                                             device=device)
     if own is not None:
         mask.scatter_(1, own, 1.0)
     if pairs is not None:
