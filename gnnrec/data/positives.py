@@ -11,7 +11,7 @@ class PositiveSet:
 
     Membership of a batch of pairs is one :func:`torch.searchsorted`; the
     items of a batch of users are gathered through the CSR row pointer. It
-    also draws, exactly and without rejection, uniform items *outside* a
+    also draws, exactly and without a rejection loop, uniform items *outside* a
     user's set (see :meth:`sample_complement`).
 
     Args:
@@ -166,12 +166,12 @@ class PositiveSet:
             hit = self._in_bitmap(bits, users.unsqueeze(-1), items)
             if bool(hit.any()):
                 row, col = hit.nonzero(as_tuple=True)
-                items[row, col] = self._complement_ranked(users[row], 1, generator).squeeze(-1)
+                items[row, col] = self._complement_ranked(users[row], 1, free[row],
+                                                          generator).squeeze(-1)
             return items
-        return self._complement_ranked(users, num, generator)
+        return self._complement_ranked(users, num, free, generator)
 
-    def _complement_ranked(self, users: Tensor, num: int, generator=None) -> Tensor:
-        free = (self.num_items - self.degree[users]).unsqueeze(-1)
+    def _complement_ranked(self, users: Tensor, num: int, free: Tensor, generator=None) -> Tensor:
         u = torch.rand((len(users), num), generator=generator, device=users.device,
                        dtype=torch.float64)
         return self.complement_at(users, torch.minimum((u * free).long(), free - 1))
