@@ -4,6 +4,7 @@
 #   bash benchmarks/gpu_suite.sh tests     # GPU tests + timing benches
 #   bash benchmarks/gpu_suite.sh losses    # loss curves, LightGCN, 24 epochs
 #   bash benchmarks/gpu_suite.sh samplers  # sampler curves, LightGCN, 40 epochs
+#   bash benchmarks/gpu_suite.sh lease     # everything one 10-minute call can hold (below)
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 DATA=${DATA:-.device/gowalla}
@@ -13,21 +14,57 @@ tests)
   python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -3
   python3 -m gnnrec.cli bench --dataset "$DATA" --val-frac 0 --models lightgcn,mf \
     --samplers rns,pns,dns,mixgcf,pdns,ahns --losses bpr --opt ahns.num_candidates=16 \
-    --epochs 4 --device cuda --json > "$OUT/bench_samplers_h100.json"
+    --epochs 4 --device ${DEV:-cuda} --json > "$OUT/bench_samplers_h100.json"
   python3 -m gnnrec.cli bench --dataset "$DATA" --val-frac 0 --models lightgcn \
-    --samplers rns --losses bpr,ssm,dcl,hdccf,popdcl --epochs 4 --device cuda \
+    --samplers rns --losses bpr,ssm,dcl,hdccf,popdcl --epochs 4 --device ${DEV:-cuda} \
     --opt ssm.tau=0.2 --opt dcl.tau=0.2 --opt hdccf.tau=0.2 --opt popdcl.tau=0.2 \
     --json > "$OUT/bench_losses_h100.json"
   ;;
 losses)
-  python3 benchmarks/curves.py --data "$DATA" --device cuda --epochs 24 --eval-every 3 \
+  python3 benchmarks/curves.py --data "$DATA" --device ${DEV:-cuda} --epochs 24 --eval-every 3 \
     --runs "lightgcn:rns:bpr,lightgcn:rns:ssm:ssm.in_batch=false;rns.num_negatives=64,lightgcn:-:ssm,lightgcn:-:dcl,lightgcn:-:hdccf,lightgcn:-:popdcl" \
     --opt ssm.tau=0.2 --opt dcl.tau=0.2 --opt hdccf.tau=0.2 --opt popdcl.tau=0.2 \
     --out "$OUT/losses_lightgcn_gowalla_h100.json" | tail -70
   ;;
 samplers)
-  python3 benchmarks/curves.py --data "$DATA" --device cuda --epochs 40 --eval-every 4 \
+  python3 benchmarks/curves.py --data "$DATA" --device ${DEV:-cuda} --epochs 40 --eval-every 4 \
     --runs lightgcn:rns:bpr,lightgcn:dns:bpr,lightgcn:mixgcf:bpr,lightgcn:pdns:bpr,lightgcn:ahns:bpr \
     --out "$OUT/samplers_lightgcn_gowalla_h100.json" | tail -60
+  ;;
+lease)
+  # One device call: timing benches alone first, then the Gowalla runs of
+  # benchmarks/gowalla.py in the background while the GPU tests and the rest
+  # of the suite run; logs, results and the checkpoint that lets the CPU go on
+  # with the reproduction run come back under $OUT (8 files at most).
+  R=.device/lease; rm -rf "$R"; mkdir -p "$R"; W=.device/gw; mkdir -p "$W"
+  T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+  { nvidia-smi; python3 -c "import torch, torch_geometric; print(torch.__version__, torch_geometric.__version__, torch.cuda.get_device_name(0))"; } > "$R/machine.txt" 2>&1 || true
+  el "bench samplers"
+  timeout 120 python3 -m gnnrec.cli bench --dataset "$DATA" --val-frac 0 --models lightgcn,mf \
+    --samplers rns,pns,dns,mixgcf,pdns,ahns --losses bpr --epochs 4 --max-batches 120 \
+    --device ${DEV:-cuda} --output "$R/bench_samplers_gpu.json" > "$R/bench.txt" 2>&1 || el "bench samplers failed"
+  el "bench losses"
+  timeout 90 python3 -m gnnrec.cli bench --dataset "$DATA" --val-frac 0 --models lightgcn \
+    --samplers rns --losses bpr,ssm,dcl,hdccf,popdcl --epochs 4 --max-batches 120 --device ${DEV:-cuda} \
+    --opt ssm.tau=0.2 --opt dcl.tau=0.2 --opt hdccf.tau=0.2 --opt popdcl.tau=0.2 \
+    --output "$R/bench_losses_gpu.json" >> "$R/bench.txt" 2>&1 || el "bench losses failed"
+  LEFT=$(( ${LEASE_SECONDS:-570} - ($(date +%s) - T0) - 40 ))
+  el "gowalla runs for ${LEFT}s"
+  G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
+  timeout $((LEFT + 30)) $G select $A --rows lightgcn-rns --seeds 0 --max-seconds $((LEFT - 20)) --stop-at-best > "$W/rns-s0.log" 2>&1 &
+  for row in ${LEASE_ROWS:-lightgcn-dns:1 lightgcn-mixgcf:0 lightgcn-ahns:0 lightgcn-pdns:0 lightgcn-ssm-logq:0}; do
+    timeout $LEFT $G select $A --rows ${row%:*} --seeds ${row#*:} --max-seconds $LEFT > "$W/${row%:*}-s${row#*:}.log" 2>&1 &
+  done
+  el "tests"
+  [ -n "${SKIP_TESTS:-}" ] && sleep "$LEFT"
+  [ -n "${SKIP_TESTS:-}" ] || {
+  rc=0; timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py -rs > "$R/pytest_gpu.txt" 2>&1 || rc=$?; el "gpu tests rc $rc"
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> "$R/machine.txt" 2>&1 || true
+  rc=0; timeout 200 python3 -m pytest -q -p no:cacheprovider -n 6 tests --ignore=tests/test_tune.py > "$R/pytest_all.txt" 2>&1 || rc=$?; el "all tests rc $rc"; }
+  wait || true; el "runs ended"
+  cp "$W"/*.log "$R/" 2>/dev/null || true
+  tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$R" "$W"
+  if [ -f "$W/runs/lightgcn-rns-s0/last.pt" ]; then split -b 15m "$W/runs/lightgcn-rns-s0/last.pt" "$OUT/rns-s0-last.pt.part-"; fi
+  rm -rf "$R"; el "packed"; ls -la "$OUT"
   ;;
 esac

@@ -4,6 +4,7 @@ validation, test the best epoch.
 This is what ``gnnrec train`` does, callable from Python.
 """
 import os
+from dataclasses import replace
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
@@ -66,11 +67,20 @@ class _Commit(Callback):
         self.folder.commit()
 
 
+class _LastIsBest(Callback):
+    """Without validation every epoch is the best so far (best.pt follows last.pt)."""
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        logs["is_best"] = True
+        logs["best_epoch"] = epoch
+
+
 def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
               resume: bool = False, overwrite: bool = False, progress: bool = False,
               echo: Callable[[str], None] = print,
               resumable: Iterable[str] = RESUMABLE, test: bool = True,
-              callbacks: Sequence[Callback] = (), dist=None) -> Optional[Dict]:
+              callbacks: Sequence[Callback] = (), dist=None,
+              also_evaluate: Sequence[str] = ()) -> Optional[Dict]:
     r"""Trains, selects the best epoch on validation, tests it.
 
     Args:
@@ -89,6 +99,9 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             (a tuner's trials do not: selection never sees test).
         callbacks (sequence of Callback): more hooks, called after
             evaluation and early stopping (e.g. a tuner's pruning).
+        also_evaluate (sequence of str): more splits (e.g. ``"test"``)
+            evaluated whenever validation is and written to ``log.jsonl``
+            beside it: a benchmark's curve, never read for selection.
         dist (DistContext, optional): this process's rank in a data-parallel
             job (:mod:`gnnrec.distributed`): every rank trains its shard;
             rank 0 alone evaluates, logs and writes, and returns the results
@@ -164,6 +177,9 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
                                           if f"{m}@{ev['ks'][0]}" != ev["metric"]]
     else:
         echo("no validation split: no model selection, best.pt is the last epoch")
+        callbacks.append(_LastIsBest())
+    for fold in also_evaluate:
+        callbacks.append(Evaluate(protocol, fold, every=ev["eval_every"]))
     checkpoint = Checkpoint(folder, {"spec": spec.to_dict(), "dataset_name": dataset.name})
     # the log line first: a kill between the two leaves a log ahead of last.pt, which a
     # resume trims, never a checkpoint ahead of the log
@@ -201,6 +217,17 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         results.update(protocol.report(objective.model))
     atomic_write_json(os.path.join(run_dir, "results.json"), results)
     return results
+
+
+def refit_spec(spec: RunSpec, epochs: int) -> RunSpec:
+    r"""The spec of a refit: the same model, options and seed, trained on the
+    training *and* validation interactions (``data.refit``, the test split
+    unchanged) for ``epochs`` epochs, the number model selection chose.
+    Nothing is selected in a refit: its last epoch is the model tested."""
+    out = spec.copy()
+    out.data = replace(out.data, refit=True)
+    out.trainer["epochs"] = int(epochs)
+    return out.validate()
 
 
 def _check_negatives_exist(graph, dataset) -> None:

@@ -80,28 +80,120 @@ def test_training_run_on_cuda_and_resume(tmp_path, tiny_dataset_dir):
     assert la == pytest.approx(lb, rel=1e-5)
 
 
-@cuda
-@pytest.mark.parametrize("name", ["bpr", "softbpr", "ssm", "dcl", "hdccf", "popdcl"])
-def test_losses_on_cuda_match_cpu(name):
-    from gnnrec.losses import LOSSES
-    from gnnrec.sampling import RNS
-    from gnnrec.train.objective import Objective
+class SameDraws:
+    r"""Routes ``torch.rand`` / ``randint`` / ``multinomial`` through one CPU
+    generator, whatever device asks, so a CPU run and a CUDA run of the same
+    code see the same random numbers (their own generators differ by
+    design): what is then compared is the device's arithmetic."""
 
-    g = random_graph(12, 20, 0.3, seed=0)
-    users = torch.arange(12).repeat(2)
-    row, item = g.positives.items_of(users)
-    items = item[torch.searchsorted(row, torch.arange(len(users)))]
-    values = []
-    for dev in ("cpu", "cuda"):
-        torch.manual_seed(0)
-        enc = MODELS["lightgcn"](12, 20, **OPTIONS["lightgcn"])
-        loss = LOSSES[name]()
-        sampler = RNS() if loss.negatives == "sampler" else None
-        obj = Objective(enc, sampler, loss).to(dev).bind(g.to(dev))
-        gen = torch.Generator(dev).manual_seed(0)
-        value, _ = obj(g.to(dev), users.to(dev), items.to(dev), gen)
-        value.backward()
-        assert torch.isfinite(value)
-        values.append(float(value.detach()))
-    if name in ("popdcl", "ssm"):  # no random draws: identical inputs on both devices
-        assert values[0] == pytest.approx(values[1], rel=1e-4)
+    def __init__(self, monkeypatch, seed=0):
+        self.gen = torch.Generator().manual_seed(seed)
+        rand, randint, multinomial = torch.rand, torch.randint, torch.multinomial
+
+        def on(device, x):
+            return x.to(device) if device is not None else x
+
+        def _rand(*args, generator=None, device=None, **kw):
+            return on(device, rand(*args, generator=self.gen, **kw))
+
+        def _randint(*args, generator=None, device=None, **kw):
+            return on(device, randint(*args, generator=self.gen, **kw))
+
+        def _multinomial(w, *args, generator=None, **kw):
+            return multinomial(w.cpu(), *args, generator=self.gen, **kw).to(w.device)
+
+        monkeypatch.setattr(torch, "rand", _rand)
+        monkeypatch.setattr(torch, "randint", _randint)
+        monkeypatch.setattr(torch, "multinomial", _multinomial)
+
+
+def _step(dev, loss_name, sampler_name, monkeypatch, restrict=False, loss_opts=None):
+    from gnnrec.losses import LOSSES
+    from gnnrec.registry import resolve
+    from gnnrec.train.objective import Objective
+    from tests.nn.test_propagation import _power_law_graph
+
+    g = _power_law_graph(40, 60, 500, seed=4)
+    torch.manual_seed(0)
+    enc = MODELS["lightgcn"](40, 60, **OPTIONS["lightgcn"])
+    loss = resolve(LOSSES, loss_name, what="loss", **(loss_opts or {}))
+    sampler = None if sampler_name is None else SAMPLERS[sampler_name]()
+    obj = Objective(enc, sampler, loss, restrict=restrict).to(dev).bind(g.to(dev))
+    edges = torch.arange(0, g.num_edges, 7)[:64]
+    users, items = g.user[edges].to(dev), g.item[edges].to(dev)
+    SameDraws(monkeypatch, seed=5)
+    value, stats = obj(g.to(dev), users, items, torch.Generator(dev).manual_seed(0))
+    value.backward()
+    monkeypatch.undo()
+    return value.detach().cpu(), {k: v.detach().cpu() for k, v in stats.items()}, \
+        enc.embedding.weight.grad.cpu()
+
+
+def _cases():
+    from gnnrec.losses import LOSSES
+
+    yield "ssm", None, {}
+    for name, cls in LOSSES.items():
+        if cls.negatives == "in_batch":
+            yield name, None, {}
+    yield "hdccf", None, {"scorer": "modulated"}
+    for sampler in SAMPLERS:
+        yield "bpr", sampler, {}
+    yield "softbpr", "dns", {}
+    yield "ssm", "rns", {"in_batch": False}
+
+
+@cuda
+@pytest.mark.parametrize("loss_name,sampler_name,loss_opts", list(_cases()))
+def test_every_loss_and_sampler_on_cuda_matches_cpu(loss_name, sampler_name, loss_opts,
+                                                    monkeypatch):
+    v0, s0, g0 = _step("cpu", loss_name, sampler_name, monkeypatch, loss_opts=loss_opts)
+    v1, s1, g1 = _step("cuda", loss_name, sampler_name, monkeypatch, loss_opts=loss_opts)
+    assert torch.isfinite(v0) and g0.abs().sum() > 0
+    assert torch.allclose(v1, v0, rtol=1e-4, atol=1e-6)
+    for key in s0:
+        assert torch.allclose(s1[key], s0[key], rtol=1e-3, atol=1e-5, equal_nan=True), key
+    assert torch.allclose(g1, g0, rtol=1e-3, atol=1e-6)
+
+
+@cuda
+@pytest.mark.parametrize("loss_name,sampler_name", [("bpr", "rns"), ("ssm", None),
+                                                    ("popdcl", None), ("dcl", None)])
+def test_restricted_step_on_cuda_equals_the_full_step(loss_name, sampler_name, monkeypatch):
+    v0, _, g0 = _step("cuda", loss_name, sampler_name, monkeypatch, restrict=False)
+    v1, _, g1 = _step("cuda", loss_name, sampler_name, monkeypatch, restrict=True)
+    assert torch.allclose(v1, v0, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(g1, g0, rtol=1e-4, atol=1e-7)
+
+
+@cuda
+def test_row_dots_and_topk_on_cuda_match_cpu():
+    from gnnrec.metrics.topk import topk_rows
+    from gnnrec.sampling.base import row_dots
+
+    gen = torch.Generator().manual_seed(0)
+    query, table = torch.randn(64, 16, generator=gen), torch.randn(500, 16, generator=gen)
+    index = torch.randint(0, 500, (64, 8), generator=gen)
+    a = row_dots(query, table, index)
+    b = row_dots(query.cuda(), table.cuda(), index.cuda())
+    assert torch.allclose(a, b.cpu(), rtol=1e-5, atol=1e-5)
+    scores = torch.randn(64, 3000, generator=gen)
+    va, ia = topk_rows(scores, 20)
+    vb, ib = topk_rows(scores.cuda(), 20)
+    assert torch.equal(va, vb.cpu())
+    assert torch.equal(scores.gather(1, ib.cpu()), vb.cpu())
+
+
+@cuda
+@pytest.mark.parametrize("sampler,loss", [(s, "bpr") for s in SAMPLERS]
+                         + [(None, name) for name in ("ssm", "dcl", "hdccf", "popdcl")])
+def test_every_method_trains_on_cuda(tmp_path, tiny_dataset_dir, sampler, loss):
+    ds = load_dataset(path=tiny_dataset_dir)
+    spec = RunSpec(model=Component("lightgcn", {"embedding_dim": 8}),
+                   sampler=None if sampler is None else Component(sampler),
+                   loss=Component(loss), trainer={"epochs": 3, "batch_size": 64},
+                   evaluation={"ks": [5]})
+    res = train_run(spec, ds, str(tmp_path / "run"), device="cuda", echo=lambda m: None)
+    losses = [json.loads(x)["loss"] for x in open(tmp_path / "run" / "log.jsonl")]
+    assert all(v == v and abs(v) < float("inf") for v in losses)
+    assert res["test"]["users"] > 0

@@ -67,6 +67,11 @@ class DataSpec:
             (default: :obj:`None`)
         user_col, item_col, rating_col, time_col (str): CSV column names.
         seed (int): seed of the random splits. (default: :obj:`0`)
+        refit (bool): put the validation interactions back into training
+            after splitting, leaving test as it is: the data of a refit
+            after model selection (``gnnrec train --refit``). With ``given``
+            and a carved validation this equals ``val_frac=0``.
+            (default: :obj:`False`)
     """
     path: Optional[str] = None
     format: str = "auto"
@@ -81,6 +86,7 @@ class DataSpec:
     rating_col: Optional[str] = None
     time_col: Optional[str] = None
     seed: int = 0
+    refit: bool = False
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -97,6 +103,8 @@ class DataSpec:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise option_error(name, f"must be in [0, 1), got {value!r}")
+        if not isinstance(self.refit, bool):
+            raise option_error("refit", f"must be true or false, got {self.refit!r}")
         if not isinstance(self.val_carve, bool):
             raise option_error("val_carve", f"must be true or false, got {self.val_carve!r}")
         if self.val_carve and self.split not in ("random", "temporal"):
@@ -265,6 +273,11 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
         fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
         notes.append("temporal leave-one-out: last item test"
                      + (", second to last validation" if spec.val_frac > 0 else ""))
+    if spec.refit:
+        moved = int(np.sum(fold == Interactions.VAL))
+        fold = np.where(fold == Interactions.VAL, Interactions.TRAIN, fold).astype(fold.dtype)
+        notes.append(f"refit: the {moved} validation interactions put back into training "
+                     "(the test split unchanged)")
     inter.fold = fold
     splits.check_split(inter, fold, path)
     source = asdict(spec)

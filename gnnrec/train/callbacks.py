@@ -108,7 +108,9 @@ class Evaluate(Callback):
             return
         start = time.perf_counter()
         result = self.protocol.evaluate(trainer.objective.model, self.fold)
-        logs["eval_seconds"] = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        logs["eval_seconds"] = logs.get("eval_seconds", 0.0) + seconds  # every fold's
+        logs[f"eval_seconds_{self.fold}"] = seconds
         for k, v in result.items():
             if k != "users":
                 logs[f"{self.fold}/{k}"] = v

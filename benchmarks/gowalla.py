@@ -1,0 +1,468 @@
+"""LightGCN on its own Gowalla benchmark, selected on validation, with
+refits and time-to-quality (issue 19).
+
+    python benchmarks/gowalla.py select --rows lightgcn-rns --seeds 0     # a worker
+    python benchmarks/gowalla.py refit  --rows lightgcn-rns --seeds 0     # its follower
+    python benchmarks/gowalla.py summarize                               # summary.json + table
+
+Every configuration (a row of ROWS and a seed) is two ordinary gnnrec run
+folders under ``--out``/runs:
+
+* ``ROW-sSEED``: the **selection run**, on the given train file less a
+  validation carve (10% of each user's training items, at random), early
+  stopping on validation Recall@20 (patience below). Test Recall/NDCG are
+  *logged* at every evaluation (the curve, and "test at the best validation
+  epoch" without refit), never read by anything that selects.
+* ``ROW-sSEED-refit``: the **refit**: the same spec and seed on all the
+  training interactions (the carve put back, ``gnnrec train --refit``'s
+  data), trained for the number of epochs the selection run chose; test is
+  evaluated once, when that number is final. The refit *follows* the
+  selection run (it trains up to the selection run's current best epoch and
+  waits), so a second core makes it nearly free in wall-clock; training is
+  a function of (seed, epoch) alone, so following equals one refit run of
+  the final length (tests/test_refit.py).
+
+Both are resumable: stop a worker at any moment and start it again
+(``--resume`` of each folder). Workers claim a job with a lock file, so
+several can share one plan. ``summarize`` writes ``summary.json`` (one row
+per configuration) and the reST table of ``benchmarks/README.rst``.
+
+Patience: evaluation every ``every`` epochs and a stop after ``patience``
+evaluations without a new best validation Recall@20 (ROWS): BPR + RNS gets
+10 x 10 = 100 epochs without a new best, which a curve that is still rising
+(by more than the validation noise) does not meet.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+
+from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
+from gnnrec.run import refit_spec, train_run  # noqa: E402
+from gnnrec.spec import Component, RunSpec  # noqa: E402
+from gnnrec.train.callbacks import read_log  # noqa: E402
+from gnnrec.train.trainer import Callback  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: the quality to reach (LightGCN paper, Table 3, Gowalla: test-selected)
+TARGET = 0.1830
+#: published figures on this split; every one selects its epoch on the test set
+PUBLISHED = [
+    ("LightGCN, authors' TensorFlow code", 0.1830, 0.1554, "paper, Table 3 (~880 epochs)"),
+    ("LightGCN-PyTorch (authors' port), 3 layers, 1000 epochs", 0.1824, 0.1547, "its README"),
+    ("BARS gowalla_x1: SimpleX", 0.1872, 0.1557, "reczoo/BARS"),
+    ("BARS gowalla_x1: UltraGCN", 0.1862, 0.1580, "reczoo/BARS"),
+    ("BARS gowalla_x1: MF-CCL", 0.1837, 0.1493, "reczoo/BARS"),
+    ("BARS gowalla_x1: MF-BPR", 0.1627, 0.1378, "reczoo/BARS"),
+    ("CAGCN*-jc, a reproduction", 0.1883, 0.1595, "MTandHJ/RePo"),
+]
+#: row -> (encoder, sampler, loss, options {NAME.KEY: value}, eval every, patience)
+#: The samplers' and losses' values are those validation chose on 20-core Gowalla
+#: (benchmarks/README.rst, "Do the methods deliver?"), reused here (a stated cut).
+ROWS = {
+    "lightgcn-rns": ("lightgcn", "rns", "bpr", {}, 10, 10),
+    "lightgcn-dns": ("lightgcn", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
+    "lightgcn-mixgcf": ("lightgcn", "mixgcf", "bpr", {"mixgcf.num_candidates": 32}, 5, 10),
+    "lightgcn-pdns": ("lightgcn", "pdns", "bpr", {"pdns.mix": 0.8}, 5, 10),
+    "lightgcn-ahns": ("lightgcn", "ahns", "bpr", {"ahns.alpha": 0.1, "ahns.beta": 1.0}, 5, 10),
+    "lightgcn-ssm-logq": ("lightgcn", None, "ssm", {"ssm.tau": 0.1, "ssm.logq": True}, 2, 10),
+    "lightgcn-popdcl": ("lightgcn", None, "popdcl", {"popdcl.tau": 0.2}, 2, 10),
+    "lightgcn-hdccf": ("lightgcn", None, "hdccf", {"hdccf.tau": 0.2}, 2, 10),
+    "lightgcn-dcl": ("lightgcn", None, "dcl", {"dcl.tau": 0.2, "dcl.omega": 0.01}, 2, 10),
+    "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
+    "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
+    "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
+}
+MAX_EPOCHS = 1000
+CURVE_KEYS = ("epoch", "loss", "val/recall@20", "test/recall@20", "test/ndcg@20", "hardness")
+
+
+def row_spec(args, row: str, seed: int) -> RunSpec:
+    r"""The selection run's spec: the LightGCN authors' settings (dim 64,
+    3 layers, Adam lr 1e-3, L2 1e-4, batch 2048) and the row's method."""
+    encoder, sampler, loss, options, every, patience = ROWS[row]
+    spec = RunSpec(model=Component(encoder, {"embedding_dim": 64}),
+                   sampler=None if sampler is None else Component(sampler),
+                   loss=Component(loss),
+                   trainer={"epochs": MAX_EPOCHS, "batch_size": 2048, "lr": 1e-3, "seed": seed},
+                   objective={"reg_weight": 1e-4},
+                   evaluation={"ks": [20], "metric": "recall@20", "patience": patience,
+                               "eval_every": every},
+                   data=DataSpec(path=args.data, split="given", val_frac=0.1, seed=0),
+                   layers=None if encoder == "mf" else 3)
+    for path, value in options.items():
+        spec.set_option(path, value)
+    return spec.validate()
+
+
+def folder(args, row, seed, refit=False):
+    return os.path.join(args.out, "runs", f"{row}-s{seed}" + ("-refit" if refit else ""))
+
+
+class DeadlinePassed(Exception):
+    """A worker's time is up; its run folders are resumable."""
+
+
+class Deadline(Callback):
+    """Ends a worker after the epoch that passes ``when``, once that epoch's
+    log line and checkpoint are written (it runs after them). With
+    ``at_best`` it waits for an epoch that is the best so far, so that
+    ``last.pt`` alone carries the run (``best.pt`` is then its model: what
+    a run moved between machines through a small channel needs)."""
+
+    def __init__(self, when, at_best=False):
+        self.when, self.at_best = when, at_best
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.when and time.time() > self.when and (logs.get("is_best")
+                                                      or not self.at_best):
+            raise DeadlinePassed(f"deadline after epoch {epoch}")
+
+
+def claim(path):
+    lock = path + ".lock"
+    os.makedirs(os.path.dirname(lock), exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            pid = int(open(lock).read().strip() or 0)
+            os.kill(pid, 0)
+            return False
+        except (ValueError, ProcessLookupError, PermissionError):
+            os.unlink(lock)
+            return claim(path)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def released(path):
+    lock = path + ".lock"
+    if os.path.exists(lock):
+        os.unlink(lock)
+
+
+def selection_state(run):
+    r"""``(best_epoch, finished)`` of a selection run folder (0, False when
+    it has not evaluated yet)."""
+    log, _ = read_log(os.path.join(run, "log.jsonl"))
+    best = max((r.get("best_epoch", 0) or 0 for r in log), default=0)
+    return best, os.path.exists(os.path.join(run, "results.json"))
+
+
+_DATA = {}
+
+
+def dataset(spec):
+    key = json.dumps(spec.data.__dict__, sort_keys=True, default=str)
+    if key not in _DATA:
+        _DATA[key] = load_dataset(spec.data)
+    return _DATA[key]
+
+
+def jobs(args):
+    return [(row, int(seed)) for row in args.rows.split(",") for seed in args.seeds.split(",")]
+
+
+def note_machine(args, run):
+    """Appends what is about to train ``run`` to ``run.machines.jsonl``
+    (a run resumed elsewhere lists every machine, with its first epoch)."""
+    with open(run + ".machines.jsonl", "a") as f:
+        f.write(json.dumps({**describe_machine(args.device), "from_epoch": _trained_epochs(run),
+                            "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+
+
+def cmd_select(args):
+    when = time.time() + args.max_seconds if args.max_seconds else None
+    for row, seed in jobs(args):
+        run = folder(args, row, seed)
+        if os.path.exists(os.path.join(run, "results.json")) or not claim(run):
+            continue
+        try:
+            spec = row_spec(args, row, seed)
+            print(f"{os.getpid()} select {row} seed {seed}", flush=True)
+            note_machine(args, run)
+            train_run(spec, dataset(spec), run, device=args.device,
+                      resume=os.path.exists(os.path.join(run, "last.pt")),
+                      echo=lambda m: print(f"[{row} s{seed}] {m}", flush=True),
+                      also_evaluate=("test",), callbacks=[Deadline(when, args.stop_at_best)])
+        except DeadlinePassed as e:
+            print(f"[{row} s{seed}] {e}: stopped, resumable", flush=True)
+            return
+        finally:
+            released(run)
+
+
+def cmd_refit(args):
+    r"""Follows each selection run: trains its refit up to the selection
+    run's current best epoch, waits for more, and tests once when the
+    selection run has finished."""
+    when = time.time() + args.max_seconds if args.max_seconds else None
+    pending = jobs(args)
+    while pending and not (when and time.time() > when):
+        progressed = False
+        for job in list(pending):
+            row, seed = job
+            sel, run = folder(args, row, seed), folder(args, row, seed, refit=True)
+            if refit_done(run):
+                pending.remove(job)
+                continue
+            best, done = selection_state(sel)
+            have = _trained_epochs(run)
+            if best == 0 or (have >= best and not done) or not claim(run):
+                continue
+            if have > best:
+                raise SystemExit(f"{run}: trained {have} epochs, past the selection run's best "
+                                 f"epoch {best}; remove it and refit again")
+            try:
+                spec = refit_spec(row_spec(args, row, seed), best)
+                print(f"{os.getpid()} refit {row} seed {seed}: epochs {have} -> {best}"
+                      + (" (final)" if done else ""), flush=True)
+                note_machine(args, run)
+                train_run(spec, dataset(spec), run, device=args.device,
+                          resume=os.path.exists(os.path.join(run, "last.pt")),
+                          echo=lambda m: print(f"[{row} s{seed} refit] {m}", flush=True),
+                          test=done, callbacks=[Deadline(when)])
+                progressed = True
+            except DeadlinePassed as e:
+                print(f"[{row} s{seed} refit] {e}: stopped, resumable", flush=True)
+                return
+            finally:
+                released(run)
+        if not progressed:
+            time.sleep(args.poll)
+
+
+def refit_done(run):
+    """A refit is done when its test was evaluated (the final length only)."""
+    path = os.path.join(run, "results.json")
+    return os.path.exists(path) and "test" in json.load(open(path))
+
+
+def _trained_epochs(run):
+    log, _ = read_log(os.path.join(run, "log.jsonl"))
+    return max((r.get("epoch", 0) for r in log), default=0)
+
+
+# --------------------------------------------------------------------------- summary
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def machine(run):
+    """What trained a run: one entry per worker start (``note_machine``)."""
+    path = run + ".machines.jsonl"
+    if not os.path.exists(path):
+        return None
+    return [json.loads(line) for line in open(path) if line.strip()]
+
+
+def describe_machine(device):
+    info = {"node": platform.node(), "cpus": os.cpu_count(), "torch_threads":
+            torch.get_num_threads(), "torch": torch.__version__, "device": str(device)}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def summarize_selection(run):
+    log, _ = read_log(os.path.join(run, "log.jsonl"))
+    if not log:
+        return None
+    evals = [r for r in log if "val/recall@20" in r]
+    if not evals:
+        return None
+    best = max(evals, key=lambda r: (r["val/recall@20"], -r["epoch"]))
+    clock, elapsed = 0.0, {}
+    for r in log:  # training plus validation time: what selection costs a user
+        clock += r.get("train_seconds", 0.0) + r.get("eval_seconds_val",
+                                                     r.get("val/seconds", 0.0))
+        elapsed[r["epoch"]] = clock
+    reached, best_so_far = None, None
+    for r in evals:  # the first evaluation whose validation-selected epoch tests >= TARGET
+        if best_so_far is None or r["val/recall@20"] > best_so_far["val/recall@20"]:
+            best_so_far = r
+        if reached is None and best_so_far.get("test/recall@20", 0) >= TARGET:
+            reached = r
+    hard = [r["hardness"] for r in log[len(log) // 2:] if r.get("hardness") is not None]
+    return {"best_epoch": best["epoch"], "epochs_run": log[-1]["epoch"],
+            "finished": os.path.exists(os.path.join(run, "results.json")),
+            "val_recall@20": best["val/recall@20"],
+            "test_recall@20": best.get("test/recall@20"), "test_ndcg@20": best.get("test/ndcg@20"),
+            "seconds_to_best": elapsed[best["epoch"]],
+            "seconds_to_target": elapsed[reached["epoch"]] if reached else None,
+            "epoch_target_reached": reached["epoch"] if reached else None,
+            "seconds_per_epoch": statistics.median(r["train_seconds"] for r in log),
+            "hardness": statistics.median(hard) if hard else None,
+            "curve": [{k: r.get(k) for k in CURVE_KEYS} for r in evals]}
+
+
+def summarize_refit(run):
+    path = os.path.join(run, "results.json")
+    if not refit_done(run):
+        return None
+    res = json.load(open(path))
+    log, _ = read_log(os.path.join(run, "log.jsonl"))
+    test = res["test"]
+    return {"epochs": res.get("epochs_run"), "test_recall@20": test.get("recall@20"),
+            "test_ndcg@20": test.get("ndcg@20"),
+            "seconds": sum(r.get("train_seconds", 0.0) for r in log)}
+
+
+def mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def cmd_summarize(args):
+    runs = os.path.join(args.out, "runs")
+    rows = []
+    for row in ROWS:
+        seeds = sorted(int(n[len(row) + 2:]) for n in os.listdir(runs) if n.startswith(row + "-s")
+                       and n[len(row) + 2:].isdigit()) if os.path.isdir(runs) else []
+        sel = {s: summarize_selection(folder(args, row, s)) for s in seeds}
+        sel = {s: v for s, v in sel.items() if v}
+        if not sel:
+            continue
+        ref = {s: summarize_refit(folder(args, row, s, True)) for s in sel}
+        encoder, sampler, loss, options, every, patience = ROWS[row]
+        out = {"row": row, "model": encoder, "sampler": sampler, "loss": loss,
+               "options": options, "selection": "validation",
+               "validation": "10% of each user's training items (seed 0)",
+               "eval_every": every, "patience_evaluations": patience, "seeds": sorted(sel),
+               "finished": [s for s in sel if sel[s]["finished"]],
+               "machine": {s: machine(folder(args, row, s)) for s in sel}, "per_seed": {}}
+        for name, get in (("test_recall@20", lambda s: sel[s]["test_recall@20"]),
+                          ("test_ndcg@20", lambda s: sel[s]["test_ndcg@20"]),
+                          ("best_epoch", lambda s: sel[s]["best_epoch"]),
+                          ("seconds_to_best", lambda s: sel[s]["seconds_to_best"])):
+            m, sd = mean_std([get(s) for s in sel])
+            out[name] = {"mean": m, "std": sd}
+        refits = {s: r for s, r in ref.items() if r}
+        out["refit"] = None
+        if refits:
+            out["refit"] = {"seeds": sorted(refits)}
+            for name in ("test_recall@20", "test_ndcg@20"):
+                m, sd = mean_std([r[name] for r in refits.values()])
+                out["refit"][name] = {"mean": m, "std": sd}
+        out["seconds_to_target"] = {s: sel[s]["seconds_to_target"] for s in sel}
+        for s in sel:
+            out["per_seed"][s] = {"selection": {k: v for k, v in sel[s].items() if k != "curve"},
+                                  "refit": ref.get(s)}
+        rows.append(out)
+        curves = {s: sel[s]["curve"] for s in sel}
+        with open(os.path.join(args.out, f"curve-{row}.json"), "w") as f:
+            json.dump(curves, f)
+    summary = {"benchmark": "LightGCN Gowalla split (29,858 users x 40,981 items, 810,128 "
+                            "training interactions), Recall@20 / NDCG@20 over all items",
+               "target_recall@20": TARGET, "commit": commit(), "torch": torch.__version__,
+               "published_selected_on_test": [
+                   {"system": n, "recall@20": r, "ndcg@20": nd, "source": src}
+                   for n, r, nd, src in PUBLISHED],
+               "rows": rows}
+    path = os.path.join(args.out, "summary.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(summary, f, indent=2)
+    os.replace(path + ".tmp", path)
+    print(table(summary))
+    if args.plot:
+        plot(args, rows)
+
+
+def fmt(d, digits=4):
+    if d is None or d.get("mean") is None:
+        return "-"
+    if d.get("std") is None:
+        return f"{d['mean']:.{digits}f}"
+    return f"{d['mean']:.{digits}f} +- {d['std']:.{digits}f}"
+
+
+def table(summary):
+    from methods import rst
+
+    body = []
+    for n, r, nd, src in PUBLISHED:
+        body.append([n, "test (published)", f"{r:.4f}", f"{nd:.4f}", "-", "-", "-", src])
+    for row in summary["rows"]:
+        seeds = ",".join(map(str, row["seeds"]))
+        done = "" if len(row["finished"]) == len(row["seeds"]) else " (running)"
+        hit = [v for v in row["seconds_to_target"].values() if v is not None]
+        body.append([row["row"] + done, f"validation, seeds {seeds}",
+                     fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
+                     fmt(row["refit"]["test_recall@20"]) if row["refit"] else "-",
+                     fmt(row["best_epoch"], 0), f"{min(hit) / 60:.0f} min" if hit else "-",
+                     "gnnrec"])
+    return rst(["system", "selected on", "R@20", "N@20", "R@20 refit", "best epoch",
+                f"to R@20 {TARGET}", "source"], body)
+
+
+def plot(args, rows):
+    from gnnrec.plot import plot_curves
+
+    curves = {}
+    for row in rows:
+        data = json.load(open(os.path.join(args.out, f"curve-{row['row']}.json")))
+        for seed, curve in data.items():
+            curves[f"{row['row']} s{seed}"] = curve
+    path = os.path.join(args.out, "curves.png")
+    plot_curves(curves, [("val/recall@20", "validation Recall@20"),
+                         ("test/recall@20", "test Recall@20 (logged, not selected on)"),
+                         ("loss", "training loss")], path,
+                title="Gowalla (LightGCN split): selection runs")
+    print(f"plot: {path}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("select", "refit", "summarize"):
+        s = sub.add_parser(name)
+        s.add_argument("--out", default=os.path.join(HERE, "results", "gowalla"))
+        s.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data",
+                                                      "gowalla"),
+                       help="the LightGCN Gowalla folder (train.txt, test.txt)")
+        if name != "summarize":
+            s.add_argument("--rows", default="lightgcn-rns", help=f"of {', '.join(ROWS)}")
+            s.add_argument("--seeds", default="0")
+            s.add_argument("--device", default="cpu")
+            s.add_argument("--threads", type=int, default=1, help="torch threads")
+            s.add_argument("--max-seconds", type=float, default=None,
+                           help="stop cleanly after the epoch that passes this (resumable)")
+    sub.choices["select"].add_argument(
+        "--stop-at-best", action="store_true",
+        help="with --max-seconds: stop at the first epoch past it that is the best so far "
+             "(last.pt then carries the run alone; see Deadline)")
+    sub.choices["refit"].add_argument("--poll", type=float, default=60.0,
+                                      help="seconds between looks at the selection runs")
+    sub.choices["summarize"].add_argument("--plot", action="store_true")
+    args = p.parse_args(argv)
+    if args.cmd != "summarize":
+        torch.set_num_threads(args.threads)
+        for row, seed in jobs(args):
+            if row not in ROWS:
+                p.error(f"unknown row {row!r}")
+        os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+    {"select": cmd_select, "refit": cmd_refit, "summarize": cmd_summarize}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, HERE)
+    main(sys.argv[1:])
