@@ -136,7 +136,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             raise GnnrecError(f"{last}: the run was trained on other data than this dataset")
         saved = RunSpec.from_dict(ckpt["spec"], where=last).validate()
         changed = spec_changes(saved, spec)
-        refused = [k for k in changed if k not in resumable]
+        # the data may have moved (another machine, folder): its fingerprint matched above
+        refused = [k for k in changed if k not in resumable and k != "data.path"]
         if refused:
             raise GnnrecError(f"{run_dir}: a resumed run keeps its spec; cannot change "
                               f"{', '.join(refused)} (may change: {', '.join(resumable)})")
