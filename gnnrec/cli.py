@@ -409,6 +409,12 @@ def list_protocols() -> str:
                    "config.json (data included); only --epochs, --lr and --patience may be "
                    "changed, and changes are noted.")
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
+@click.option("--refit", is_flag=True,
+              help="After the epoch is chosen on validation (test is not read), retrain on "
+                   "train + validation for that many epochs with the same seed and options, "
+                   "in RUN/refit, and test that model once: a validation-selected result "
+                   "comparable to ones trained on all the training data. The table and "
+                   "results.json say the test numbers are the refit's.")
 @click.option("--device", default="auto", show_default=True,
               help="cpu, cuda, cuda:N or auto (cuda when available).")
 @click.option("--progress/--no-progress", default=None,
@@ -430,7 +436,7 @@ def list_protocols() -> str:
 @click.option("--help-sampler", is_flag=True,
               help="Show the options of the chosen --sampler (and --loss), then exit.")
 @click.pass_obj
-def train(session, run_dir, resume, overwrite, device, progress, distributed, list_options,
+def train(session, run_dir, resume, overwrite, refit, device, progress, distributed, list_options,
           list_protocols_, help_sampler, **kwargs):
     r"""Train a model, select its best epoch on validation, test it.
 
@@ -442,7 +448,7 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
     """
     from gnnrec.metrics.protocol import format_report
     from gnnrec.outputs import RunFolderWriter
-    from gnnrec.run import resolve_device, train_run
+    from gnnrec.run import resolve_device, train_and_refit, train_run
 
     if list_protocols_:
         click.echo(list_protocols())
@@ -470,6 +476,13 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
 
     spec = build_spec(kwargs, config, session.echo)
     ctx = ddp.require() if distributed else ddp.from_env()
+    if refit and ctx:
+        raise GnnrecError("--refit runs in one process; train data-parallel without it, then "
+                          "refit with gnnrec train --config RUN/config.json --val-frac 0 "
+                          "--epochs <best epoch>")
+    if refit and spec.data.val_frac <= 0 and spec.data.split not in ("given", "auto"):
+        raise GnnrecError("--refit retrains for the epoch chosen on validation: set "
+                          "--val-frac > 0")
     dev = ddp.device_for(ctx, device) if ctx else resolve_device(device)
     if ctx and not ctx.main:
         session.quiet = True  # process 0 speaks for the job
@@ -481,8 +494,12 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
     if ctx:
         ddp.init(ctx, dev)
     try:
-        results = train_run(spec, dataset, folder, device=dev, resume=resume,
-                            progress=session.progress(progress), echo=session.echo, dist=ctx)
+        if refit:
+            results = train_and_refit(spec, dataset, folder, device=dev, resume=resume,
+                                      progress=session.progress(progress), echo=session.echo)
+        else:
+            results = train_run(spec, dataset, folder, device=dev, resume=resume,
+                                progress=session.progress(progress), echo=session.echo, dist=ctx)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
                    f"continue with: gnnrec train --out {run_dir} --resume", err=True)
@@ -492,7 +509,13 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
             ddp.close()
     if results is None:
         return
-    click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
+    if refit:
+        r = results["refit"]
+        session.echo(f"selected on validation: epoch {results['best_epoch']} "
+                     f"(val {results['metric']} {results['best_val']:.4f})")
+        click.echo(format_report(r, f", REFIT on train + validation for {r['epochs']} epochs"))
+    else:
+        click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
     session.echo(f"run saved in {run_dir}")
 
 
@@ -520,11 +543,15 @@ def train(session, run_dir, resume, overwrite, device, progress, distributed, li
 @click.option("--out", "out", type=click.Path(), required=True,
               help="Study folder: study.db (resumable), trial-NNNN/ run folders, best.json "
                    "(the winning spec, for train --config) and results.json.")
+@click.option("--refit", is_flag=True,
+              help="Test the chosen configuration after retraining it on train + validation "
+                   "for its best epoch (in OUT/refit), instead of testing its trial's model.")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto.")
 @click.option("--progress/--no-progress", default=False, show_default=True,
               help="Progress bar per epoch of each trial.")
 @click.pass_obj
-def tune(session, space, trials, search, prune, search_seed, out, device, progress, **kwargs):
+def tune(session, space, trials, search, prune, search_seed, out, refit, device, progress,
+         **kwargs):
     r"""Search hyper-parameters on the validation split (Optuna).
 
     Every trial trains an ordinary run folder from the spec given by the
@@ -548,7 +575,7 @@ def tune(session, space, trials, search, prune, search_seed, out, device, progre
     try:
         results = run_tune(spec, dims, dataset, out, trials, search=search, prune=prune,
                            device=device, seed=search_seed, echo=click.echo,
-                           progress=session.progress(progress))
+                           progress=session.progress(progress), refit=refit)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the study in {out} resumes with the same command", err=True)
         sys.exit(130)

@@ -10,7 +10,7 @@ from typing import BinaryIO, Callable, Dict, Iterable, List
 from gnnrec.errors import GnnrecError
 
 #: what a run folder holds
-RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json")
+RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json", "refit")
 
 
 def _same(a: str, b: str) -> bool:
@@ -128,7 +128,7 @@ class RunFolderWriter:
         else:
             self.path = path  # empty or absent, or only a failed start's leftovers
             for name in ours:
-                os.unlink(os.path.join(path, name))
+                _remove(os.path.join(path, name))
 
     def begin(self) -> None:
         r"""Creates the folder; removes temporary files a killed write left
@@ -159,9 +159,14 @@ class RunFolderWriter:
             shutil.rmtree(self.path, ignore_errors=True)
         else:
             for name in RUN_FILES:
-                p = os.path.join(self.path, name)
-                if os.path.exists(p):
-                    os.unlink(p)
+                _remove(os.path.join(self.path, name))
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.unlink(path)
 
 
 def write_files(targets: Dict[str, Callable[[BinaryIO], None]], overwrite: bool = False,

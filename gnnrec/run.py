@@ -19,7 +19,7 @@ from gnnrec.spec import RunSpec
 from gnnrec.distributed import StopTogether, distribute
 from gnnrec.train.trainer import Callback
 from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
-                                    JsonLines, NonFiniteLoss, ProgressBar)
+                                    JsonLines, NonFiniteLoss, ProgressBar, read_log)
 
 #: spec entries a resumed run may change (``section.key``)
 RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
@@ -229,6 +229,61 @@ def refit_spec(spec: RunSpec, epochs: int) -> RunSpec:
     out.data = replace(out.data, refit=True)
     out.trainer["epochs"] = int(epochs)
     return out.validate()
+
+
+def refit_run(spec: RunSpec, dataset: RecDataset, run_dir: str, epochs: int,
+              device: str = "auto", progress: bool = False,
+              echo: Callable[[str], None] = print) -> Dict:
+    r"""Retrains ``spec`` on the training *and* validation interactions for
+    ``epochs`` epochs (:func:`refit_spec`) in ``run_dir`` and evaluates the
+    test splits once, at the end: how a validation-selected result is made
+    comparable to results that train on all the training data, without
+    looking at test. A refit already in ``run_dir`` is continued (training
+    is a function of the seed and the epoch, so a refit trained in pieces
+    equals one trained at once); one that trained past ``epochs`` is
+    replaced.
+
+    Returns:
+        the refit's results (:func:`train_run`), with ``epochs``.
+    """
+    rspec = refit_spec(spec, epochs)
+    log, _ = read_log(os.path.join(run_dir, "log.jsonl"))
+    done = max((r.get("epoch", 0) for r in log), default=0)
+    resume = os.path.exists(os.path.join(run_dir, "last.pt"))
+    if resume and done > epochs:
+        echo(f"note: {run_dir} trained {done} epochs, more than the {epochs} chosen; "
+             "refitting afresh")
+        resume = False
+    results = train_run(rspec, dataset.with_validation_in_train(), run_dir, device=device,
+                        resume=resume, overwrite=not resume and os.path.isdir(run_dir),
+                        progress=progress, echo=echo)
+    results["epochs"] = int(epochs)
+    return results
+
+
+def train_and_refit(spec: RunSpec, dataset: RecDataset, run_dir, device="auto",
+                    resume: bool = False, overwrite: bool = False, progress: bool = False,
+                    echo: Callable[[str], None] = print) -> Dict:
+    r"""Selects the epoch on validation without testing (:func:`train_run`
+    with ``test=False``), then refits on train + validation for that many
+    epochs in ``<run_dir>/refit`` (:func:`refit_run`) and tests that model
+    once. The run's ``results.json`` holds the selection and, under
+    ``refit``, the refit's test metrics.
+    """
+    if not (spec.data.val_frac > 0 or dataset.has("val")):
+        raise GnnrecError("--refit retrains for the epoch chosen on validation, and this "
+                          "dataset has no validation split (set --val-frac > 0)")
+    results = train_run(spec, dataset, run_dir, device=device, resume=resume,
+                        overwrite=overwrite, progress=progress, echo=echo, test=False)
+    final = results["run_dir"]
+    epochs = results["best_epoch"]
+    echo(f"refit: training on train + validation for {epochs} epochs (the epoch chosen on "
+         "validation), then testing once")
+    refit = refit_run(spec, dataset, os.path.join(final, "refit"), epochs, device=device,
+                      progress=progress, echo=echo)
+    results["refit"] = {k: v for k, v in refit.items() if k not in ("best_val", "metric")}
+    atomic_write_json(os.path.join(final, "results.json"), results)
+    return results
 
 
 def _check_negatives_exist(graph, dataset) -> None:

@@ -66,11 +66,13 @@ class RunFolder:
                "seconds_per_epoch": statistics.median(train_s) if train_s else None,
                "seconds_per_eval": statistics.median(eval_s) if eval_s else None,
                "val": {k[4:]: v for k, v in best.items() if k.startswith("val/")}}
-        if self.results and "test" in self.results:
-            test = self.results["test"]
-            out["test"] = {k: v for k, v in test.items() if k != "users"}
-            out["mostpop"] = {k: v for k, v in self.results["mostpop_test"].items()
-                              if k != "users"}
+        tested = self.results or {}
+        if "refit" in tested:  # test numbers are the refit's (train + validation, best epoch)
+            out["refit_epochs"] = tested["refit"].get("epochs")
+            tested = tested["refit"]
+        if "test" in tested:
+            out["test"] = {k: v for k, v in tested["test"].items() if k != "users"}
+            out["mostpop"] = {k: v for k, v in tested["mostpop_test"].items() if k != "users"}
             out["best_epoch"] = self.results.get("best_epoch", out["best_epoch"])
         out["k"] = ks[0]
         return out
@@ -110,6 +112,9 @@ def describe(folder: RunFolder) -> str:
     if "test" in s:
         k = s["k"]
         keys = [f"{m}@{k}" for m in ("recall", "ndcg", "precision", "hit", "mrr")]
+        if "refit_epochs" in s:
+            lines.append(f"refit        on train + validation for {s['refit_epochs']} epochs "
+                         "(RUN/refit); the test line is the refit's")
         lines.append("test         " + "  ".join(f"{m} {_fmt(s['test'].get(m))}" for m in keys))
         lines.append("MostPop      " + "  ".join(f"{m} {_fmt(s['mostpop'].get(m))}"
                                                  for m in keys))
@@ -128,9 +133,10 @@ def table(folders: Sequence[RunFolder]) -> str:
         k = s["k"]
         metric = f.spec.evaluation["metric"]
         test = s.get("test", {})
+        refit = " (refit)" if "refit_epochs" in s else ""
         rows.append([f.path, s["model"], s["sampler"], s["loss"], str(s["epochs_run"]),
                      _fmt(s["best_epoch"]), _fmt(s["val"].get(metric)),
-                     _fmt(test.get(f"recall@{k}")), _fmt(test.get(f"ndcg@{k}")),
+                     _fmt(test.get(f"recall@{k}")) + refit, _fmt(test.get(f"ndcg@{k}")),
                      _fmt(s["seconds_per_epoch"], 2)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

@@ -172,7 +172,7 @@ def _fingerprint(spec: RunSpec, dims: List[Dimension], dataset) -> Dict:
 def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
          search: str = "tpe", prune: bool = True, device: str = "auto", seed: int = 0,
          echo: Callable[[str], None] = print, progress: bool = False,
-         prune_warmup: Optional[int] = None) -> Dict:
+         prune_warmup: Optional[int] = None, refit: bool = False) -> Dict:
     r"""Searches ``dims`` around ``spec`` for ``trials`` finished trials
     (completed or pruned; interrupted ones are run again), then tests the
     best configuration once.
@@ -180,6 +180,9 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
     Args:
         prune_warmup (int, optional): epochs before a trial may be pruned;
             ``None`` is a quarter of the spec's epochs.
+        refit (bool): test the winner after retraining it on train +
+            validation for its best epoch (``out/refit``,
+            :func:`~gnnrec.run.refit_run`) instead of its trial's model.
 
     Returns:
         ``{"best": {...values}, "best_trial", "best_val", "metric", "spec",
@@ -261,10 +264,10 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
             break
         study.optimize(objective, n_trials=left, catch=())
     best = study.best_trial
-    return _report(spec, dims, dataset, out, study, best, metric, device, echo)
+    return _report(spec, dims, dataset, out, study, best, metric, device, echo, refit)
 
 
-def _report(spec, dims, dataset, out, study, best, metric, device, echo) -> Dict:
+def _report(spec, dims, dataset, out, study, best, metric, device, echo, refit=False) -> Dict:
     r"""The winner: its spec (``best.json``), validation curve, and test
     metrics of that one configuration."""
     import optuna
@@ -283,12 +286,25 @@ def _report(spec, dims, dataset, out, study, best, metric, device, echo) -> Dict
     model = RecModel.load(os.path.join(run_dir, "best.pt"), map_location=dev)
     protocol = EvalProtocol.from_dataset(dataset, dev, ks=winner.evaluation["ks"],
                                          metric=metric)
-    test = protocol.report(model)  # the only test evaluation of the whole search
+    refit_info = None
+    if refit:  # the winner retrained on train + validation; its test is the only one read
+        from gnnrec.run import refit_run
+
+        epochs = model.meta.get("epoch")
+        echo(f"refit: the winner on train + validation for {epochs} epochs")
+        res = refit_run(winner, dataset, os.path.join(out, "refit"), epochs, device=device,
+                        echo=lambda m: None)
+        test = {k: res[k] for k in res if k.startswith(("test", "mostpop", "sampled"))
+                or k in ("ks",)}
+        refit_info = {"epochs": epochs, "run_dir": res["run_dir"]}
+    else:
+        test = protocol.report(model)  # the only test evaluation of the whole search
     trials = [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value,
                "run_dir": t.user_attrs.get("run_dir")} for t in study.trials]
     results = {"metric": metric, "best": best.params, "best_trial": best.number,
                "best_val": best.value, "best_epoch": model.meta.get("epoch"),
                "spec": winner.to_dict(), "curve": curve, "test": test, "trials": trials,
+               "refit": refit_info,
                "finished": sum(t.state in (optuna.trial.TrialState.COMPLETE,
                                            optuna.trial.TrialState.PRUNED)
                                for t in study.trials)}
@@ -311,5 +327,8 @@ def format_tune(results: Dict) -> str:
              "  " + "  ".join(f"{k}={_fmt(v)}" for k, v in results["best"].items()),
              f"validation curve ({metric}): "
              + "  ".join(f"{e}:{v:.4f}" for e, v in results["curve"])]
-    lines.append(format_report(results["test"], " (the chosen configuration only)"))
+    refit = results.get("refit")
+    lines.append(format_report(results["test"], " (the chosen configuration only"
+                               + (f", REFIT on train + validation for {refit['epochs']} epochs)"
+                                  if refit else ")")))
     return "\n".join(lines)

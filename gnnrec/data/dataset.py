@@ -1,4 +1,5 @@
 """A split recommendation dataset and its PyG ``HeteroData`` views."""
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -78,6 +79,18 @@ class RecDataset:
 
     def has(self, fold: str) -> bool:
         return bool(np.any(self.inter.fold == FOLDS[fold]))
+
+    def with_validation_in_train(self) -> "RecDataset":
+        r"""The same dataset with its validation interactions moved into
+        training and everything else (test, ids, order) unchanged: the data
+        of a refit after model selection."""
+        fold = self.inter.fold
+        moved = int(np.sum(fold == Interactions.VAL))
+        inter = copy.copy(self.inter)
+        inter.fold = np.where(fold == Interactions.VAL, Interactions.TRAIN, fold).astype(fold.dtype)
+        notes = self.notes + [f"refit: the {moved} validation interactions put back into "
+                              "training (the test split unchanged)"]
+        return RecDataset(self.name, inter, notes, {**self.source, "refit": True})
 
     def to_hetero(self, fold: str = "train"):
         r"""A :class:`torch_geometric.data.HeteroData` view of one split."""

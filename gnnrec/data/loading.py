@@ -273,12 +273,10 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
         fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
         notes.append("temporal leave-one-out: last item test"
                      + (", second to last validation" if spec.val_frac > 0 else ""))
-    if spec.refit:
-        moved = int(np.sum(fold == Interactions.VAL))
-        fold = np.where(fold == Interactions.VAL, Interactions.TRAIN, fold).astype(fold.dtype)
-        notes.append(f"refit: the {moved} validation interactions put back into training "
-                     "(the test split unchanged)")
     inter.fold = fold
     splits.check_split(inter, fold, path)
     source = asdict(spec)
+    if spec.refit:
+        source["refit"] = False
+        return from_interactions(name, inter, notes, source).with_validation_in_train()
     return from_interactions(name, inter, notes, source)
