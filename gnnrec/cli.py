@@ -2,6 +2,7 @@
 print. Logic lives in the library; this module maps its errors to flags."""
 import json
 import os
+import shutil
 import sys
 import traceback
 from typing import Dict, Optional
@@ -380,7 +381,7 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
                      f"{o['protocol']}'s {preset} (an option given wins)")
         model = o["model"] or get(o["protocol"]).settings.get("model") or base.model.name
         base = apply(base, o["protocol"], takes_layers=model != "mf")
-    return base.override(
+    spec = base.override(
         model=o["model"], sampler=o["sampler"], loss=o["loss"], model_options=o["model_opt"],
         sampler_options=o["sampler_opt"], loss_options=o["loss_opt"], dim=o["dim"],
         layers=o["layers"],
@@ -390,6 +391,14 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
         evaluation=dict(ks=ks, metric=o["metric"], sampled=o["sampled"],
                         patience=o["patience"], eval_every=o["eval_every"]),
         data=data).validate()
+    asked = ks if ks is not None else base.evaluation.get("ks", default_of(EvalProtocol, "ks"))
+    asked = [asked] if isinstance(asked, int) else list(asked)
+    added = [k for k in spec.evaluation["ks"] if k not in asked]
+    if added and echo:
+        echo(f"note: --metric {spec.evaluation['metric']} selects on a cut-off --ks did not "
+             f"list; computing K={added[0]} as well (--ks "
+             f"{','.join(map(str, spec.evaluation['ks']))})")
+    return spec
 
 
 def list_protocols() -> str:
@@ -448,7 +457,7 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
     """
     from gnnrec.metrics.protocol import format_report
     from gnnrec.outputs import RunFolderWriter
-    from gnnrec.run import resolve_device, train_and_refit, train_run
+    from gnnrec.run import resolve_device
 
     if list_protocols_:
         click.echo(list_protocols())
@@ -488,25 +497,13 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
         session.quiet = True  # process 0 speaks for the job
     run_dir = run_dir or os.path.join("runs", spec.label)
     folder = run_dir
-    if ctx is None or ctx.main:
-        folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # before any data
-    dataset = load(session, spec.data, spec.protocol)
-    if ctx:
-        ddp.init(ctx, dev)
+    if ctx is None or ctx.main:  # locked and checked before any data is read
+        folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)
     try:
-        if refit:
-            results = train_and_refit(spec, dataset, folder, device=dev, resume=resume,
-                                      progress=session.progress(progress), echo=session.echo)
-        else:
-            results = train_run(spec, dataset, folder, device=dev, resume=resume,
-                                progress=session.progress(progress), echo=session.echo, dist=ctx)
-    except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
-                   f"continue with: gnnrec train --out {run_dir} --resume", err=True)
-        sys.exit(130)
+        results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
     finally:
-        if ctx:
-            ddp.close()
+        if not isinstance(folder, str):
+            folder.close()
     if results is None:
         return
     if refit:
@@ -517,6 +514,37 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
     else:
         click.echo(format_report(results, f", best epoch {results['best_epoch']}"))
     session.echo(f"run saved in {run_dir}")
+
+
+def _train(session, spec, folder, dev, resume, refit, progress, ctx):
+    import gnnrec.distributed as ddp
+    from gnnrec.run import train_and_refit, train_run
+
+    run_dir = getattr(folder, "final", folder)
+    try:
+        dataset = load(session, spec.data, spec.protocol)
+        if ctx:
+            ddp.init(ctx, dev)
+        if refit:
+            return train_and_refit(spec, dataset, folder, device=dev, resume=resume,
+                                   progress=session.progress(progress), echo=session.echo)
+        return train_run(spec, dataset, folder, device=dev, resume=resume,
+                         progress=session.progress(progress), echo=session.echo, dist=ctx)
+    except KeyboardInterrupt:
+        if getattr(folder, "staged", False):
+            click.echo(f"\ninterrupted before the new run's first epoch: {run_dir} still holds "
+                       "the previous run, unchanged", err=True)
+        else:
+            click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
+                       f"continue with: gnnrec train --out {run_dir} --resume", err=True)
+        sys.exit(130)
+    except BaseException:
+        if not isinstance(folder, str) and not folder.begun:
+            folder.abort()  # refused before anything was written: leave no folder behind
+        raise
+    finally:
+        if ctx:
+            ddp.close()
 
 
 # --------------------------------------------------------------------------- tune
@@ -560,25 +588,35 @@ def tune(session, space, trials, search, prune, search_seed, out, refit, device,
     the same command resume it without repeating finished trials. Only the
     chosen configuration is then evaluated on the test set.
     """
+    from gnnrec.lock import LOCK_NAME, OutputLock
+    from gnnrec.outputs import check_folder
     from gnnrec.run import resolve_device
-    from gnnrec.tune import format_tune, parse_space, search_sampler
+    from gnnrec.tune import check_tune, format_tune, parse_space
     from gnnrec.tune import tune as run_tune
 
     spec = build_spec(kwargs, echo=session.echo)
     dims = parse_space(space, spec)
-    search_sampler(search, dims, search_seed)  # grid needs listed values
-    if trials < 1:
-        raise GnnrecError(f"trials must be >= 1, got {trials}", param="trials",
-                          detail=f"must be >= 1, got {trials}")
+    check_tune(spec, dims, None, trials, search, search_seed)
     resolve_device(device)
-    dataset = load(session, spec.data, spec.protocol)
+    check_folder(out, "study folder")  # refused before any data is read
+    created = not os.path.exists(out)
+    os.makedirs(out, exist_ok=True)
+    lock = OutputLock.for_folder(out)
     try:
+        lock.acquire()
+        dataset = load(session, spec.data, spec.protocol)
         results = run_tune(spec, dims, dataset, out, trials, search=search, prune=prune,
                            device=device, seed=search_seed, echo=click.echo,
-                           progress=session.progress(progress), refit=refit)
+                           progress=session.progress(progress), refit=refit, locked=True)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the study in {out} resumes with the same command", err=True)
         sys.exit(130)
+    except BaseException:
+        if created and lock.held and set(os.listdir(out)) <= {LOCK_NAME}:
+            shutil.rmtree(out, ignore_errors=True)  # a start that failed leaves nothing
+        raise
+    finally:
+        lock.release()
     click.echo(format_tune(results))
     session.echo(f"rerun the winner with: gnnrec train --config {out}/best.json")
 
@@ -794,7 +832,7 @@ def export(session, checkpoint, output, fmt, index_type, overwrite, device):
     Existing files are left alone unless --overwrite; the checkpoint is
     never written over.
     """
-    from gnnrec.outputs import check_targets
+    from gnnrec.outputs import check_targets, holding
 
     if fmt == "auto":
         fmt = next((f for end, f in ((".pyg.pt", "pyg"), (".pt", "pt"), (".npy", "npy"),
@@ -813,6 +851,11 @@ def export(session, checkpoint, output, fmt, index_type, overwrite, device):
         from gnnrec.serving import _faiss
 
         _faiss()  # the extra is installed, or one line saying how
+    with holding(targets):
+        _export(session, checkpoint, output, fmt, index_type, overwrite, device)
+
+
+def _export(session, checkpoint, output, fmt, index_type, overwrite, device):
     model = load_model(session, checkpoint, device)
     if fmt in ("pt", "npy"):
         written = model.export(output, overwrite=overwrite, inputs=[checkpoint])
@@ -854,14 +897,23 @@ def data(ctx, as_json, save, overwrite, **data_kwargs):
     if ctx.invoked_subcommand is not None:
         return
     session = ctx.obj
-    from gnnrec.data.loading import DataSpec, input_files, load_dataset
-    from gnnrec.data.writers import lightgcn_files, write_lightgcn
-    from gnnrec.outputs import check_folder, check_targets
+    from gnnrec.data.loading import DataSpec, input_files
+    from gnnrec.data.writers import lightgcn_files
+    from gnnrec.outputs import check_folder, check_targets, holding
 
     spec = DataSpec(**data_changes(data_kwargs))
+    targets = lightgcn_files(save) if save else []
     if save:  # refused before any data is read
         check_folder(save, "--save folder")
-        check_targets(lightgcn_files(save), overwrite, inputs=input_files(spec))
+        check_targets(targets, overwrite, inputs=input_files(spec))
+    with holding(folders=[save] if save else []):
+        _data(session, spec, as_json, save, overwrite)
+
+
+def _data(session, spec, as_json, save, overwrite):
+    from gnnrec.data.loading import input_files, load_dataset
+    from gnnrec.data.writers import write_lightgcn
+
     ds = load_dataset(spec)
     st = ds.stats()
     if as_json:
@@ -908,10 +960,19 @@ def synth(session, users, items, interactions, item_exponent, user_exponent, con
     user activity, user tastes drifting over time (gnnrec.data.synthetic).
     For tests, smoke runs and the temporal / leave-one-out protocols; label
     figures obtained on it as synthetic."""
-    from gnnrec.data.synthetic import popularity_exponent, synthesize
-    from gnnrec.outputs import check_targets, write_files
+    from gnnrec.outputs import check_targets, holding
 
     check_targets([out], overwrite)
+    with holding([out]):
+        _synth(session, users, items, interactions, item_exponent, user_exponent, concentration,
+               drift, seed, out, overwrite)
+
+
+def _synth(session, users, items, interactions, item_exponent, user_exponent, concentration,
+           drift, seed, out, overwrite):
+    from gnnrec.data.synthetic import popularity_exponent, synthesize
+    from gnnrec.outputs import write_files
+
     d = synthesize(users, items, interactions, item_exponent, user_exponent, concentration,
                    drift, seed)
     lines = ["user,item,timestamp"] + [f"{u},{i},{t:.6f}" for u, i, t in

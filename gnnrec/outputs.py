@@ -5,9 +5,11 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from typing import BinaryIO, Callable, Dict, Iterable, List
 
 from gnnrec.errors import GnnrecError
+from gnnrec.lock import LOCK_NAME, OutputLock
 
 #: what a run folder holds
 RUN_FILES = ("config.json", "last.pt", "best.pt", "log.jsonl", "results.json", "refit")
@@ -51,6 +53,11 @@ def check_targets(paths: Iterable[str], overwrite: bool = False,
                 raise GnnrecError(f"{path}: is the input this command reads; write elsewhere")
         if os.path.isdir(path):
             raise GnnrecError(f"{path}: is a folder")
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.basename(path) in RUN_FILES and os.path.exists(
+                os.path.join(folder, "config.json")):
+            raise GnnrecError(f"{path}: is a file of the run in {folder} (what it resumes "
+                              "from); write elsewhere")
         if os.path.exists(path) and not overwrite:
             raise GnnrecError(f"{path}: already exists; pass {flag} to replace it")
         check_folder(os.path.dirname(os.path.abspath(path)) or ".", "folder of " + path)
@@ -108,10 +115,34 @@ class RunFolderWriter:
         check_folder(path, "run folder")
         self.created = not os.path.exists(path)
         self.staged = False
+        self.begun = False
+        self.locks: List[OutputLock] = []
+        try:
+            os.makedirs(path, exist_ok=True)
+            self.locks.append(OutputLock.for_folder(path).acquire())
+        except OSError as e:
+            self._forget()
+            raise GnnrecError(f"{path}: cannot be written ({e.strerror or e})") from None
+        except GnnrecError:
+            self._forget()
+            raise
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _forget(self) -> None:
+        """A start refused before anything was written: remove the folder it made."""
+        if self.created and os.path.isdir(self.final):
+            shutil.rmtree(self.final, ignore_errors=True)
+
+    def _prepare(self) -> None:
+        path, resume, overwrite = self.final, self.resume, self.overwrite
         if resume:
             self.path = path
             return
-        present = set(os.listdir(path)) if os.path.isdir(path) else set()
+        present = set(os.listdir(path)) - {LOCK_NAME}
         ours = present & set(RUN_FILES)
         foreign = sorted(p for p in present - set(RUN_FILES) if not p.startswith(".tmp-"))
         if ours and "last.pt" in present and not overwrite:
@@ -132,8 +163,12 @@ class RunFolderWriter:
 
     def begin(self) -> None:
         r"""Creates the folder; removes temporary files a killed write left
-        (a SIGKILL runs no cleanup; only this run writes here)."""
+        (a SIGKILL runs no cleanup; only this run writes here). A staged run
+        locks its own folder too: after the swap that lock guards the run."""
         os.makedirs(self.path, exist_ok=True)
+        self.begun = True
+        if self.staged and len(self.locks) == 1:
+            self.locks.append(OutputLock.for_folder(self.path).acquire())
         for name in os.listdir(self.path):
             if name.startswith(".tmp-"):
                 os.unlink(os.path.join(self.path, name))
@@ -150,6 +185,7 @@ class RunFolderWriter:
         os.replace(self.path, self.final)
         shutil.rmtree(old)
         self.path, self.staged = self.final, False
+        self.locks.pop(0).release()  # the old run's lock went with it
 
     def abort(self) -> None:
         r"""After a failed start: remove what this run wrote."""
@@ -160,6 +196,39 @@ class RunFolderWriter:
         else:
             for name in RUN_FILES:
                 _remove(os.path.join(self.path, name))
+
+    def close(self) -> None:
+        r"""Releases the folder's lock (the process's end releases it too)."""
+        while self.locks:
+            self.locks.pop().release()
+
+
+@contextmanager
+def holding(paths: Iterable[str] = (), folders: Iterable[str] = ()):
+    r"""Holds the :class:`~gnnrec.lock.OutputLock` of every file in
+    ``paths`` and of every output folder in ``folders`` (folders are created
+    when missing, and removed again when they stay empty): another gnnrec
+    process writing one of them is refused with its PID."""
+    made, locks = [], []
+    want = [(os.path.abspath(p), False) for p in paths] + \
+        [(os.path.abspath(f), True) for f in folders]
+    try:
+        for path, is_folder in sorted(set(want)):
+            folder = path if is_folder else os.path.dirname(path)
+            if not os.path.isdir(folder):
+                os.makedirs(folder)
+                made.append(folder)
+            lock = OutputLock.for_folder(path) if is_folder else OutputLock.for_file(path)
+            locks.append(lock.acquire())
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+        for folder in reversed(made):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                pass  # something was written there
 
 
 def _remove(path: str) -> None:

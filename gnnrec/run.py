@@ -118,8 +118,20 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
     if dist is not None and spec.trainer["batch_size"] < dist.world:
         raise GnnrecError(f"a batch of {spec.trainer['batch_size']} leaves some of the "
                           f"{dist.world} processes no rows; raise --batch-size")
-    folder = run_dir if isinstance(run_dir, RunFolderWriter) or not main else RunFolderWriter(
-        run_dir, resume=resume, overwrite=overwrite)
+    if isinstance(run_dir, RunFolderWriter) or not main:
+        return _train_run(spec, dataset, run_dir, dev, resume, progress, echo, resumable, test,
+                          callbacks, dist, also_evaluate)
+    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # locked until done
+    try:
+        return _train_run(spec, dataset, folder, dev, resume, progress, echo, resumable, test,
+                          callbacks, dist, also_evaluate)
+    finally:
+        folder.close()
+
+
+def _train_run(spec, dataset, folder, dev, resume, progress, echo, resumable, test, callbacks,
+               dist, also_evaluate):
+    main = dist is None or dist.main
     run_dir = getattr(folder, "final", folder)
     last = os.path.join(run_dir, "last.pt")
     ckpt = None
@@ -273,17 +285,23 @@ def train_and_refit(spec: RunSpec, dataset: RecDataset, run_dir, device="auto",
     if not (spec.data.val_frac > 0 or dataset.has("val")):
         raise GnnrecError("--refit retrains for the epoch chosen on validation, and this "
                           "dataset has no validation split (set --val-frac > 0)")
-    results = train_run(spec, dataset, run_dir, device=device, resume=resume,
-                        overwrite=overwrite, progress=progress, echo=echo, test=False)
-    final = results["run_dir"]
-    epochs = results["best_epoch"]
-    echo(f"refit: training on train + validation for {epochs} epochs (the epoch chosen on "
-         "validation), then testing once")
-    refit = refit_run(spec, dataset, os.path.join(final, "refit"), epochs, device=device,
-                      progress=progress, echo=echo)
-    results["refit"] = {k: v for k, v in refit.items() if k not in ("best_val", "metric")}
-    atomic_write_json(os.path.join(final, "results.json"), results)
-    return results
+    own = not isinstance(run_dir, RunFolderWriter)
+    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite) if own else run_dir
+    try:  # the run folder stays locked through the refit inside it
+        results = train_run(spec, dataset, folder, device=device, resume=resume,
+                            progress=progress, echo=echo, test=False)
+        final = results["run_dir"]
+        epochs = results["best_epoch"]
+        echo(f"refit: training on train + validation for {epochs} epochs (the epoch chosen on "
+             "validation), then testing once")
+        refit = refit_run(spec, dataset, os.path.join(final, "refit"), epochs, device=device,
+                          progress=progress, echo=echo)
+        results["refit"] = {k: v for k, v in refit.items() if k not in ("best_val", "metric")}
+        atomic_write_json(os.path.join(final, "results.json"), results)
+        return results
+    finally:
+        if own:
+            folder.close()
 
 
 def _check_negatives_exist(graph, dataset) -> None:

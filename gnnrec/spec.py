@@ -223,7 +223,10 @@ class RunSpec:
             raise option_error("ks", f"cut-offs must be >= 1 (integers), got {ks}")
         ev["ks"] = sorted(set(ks))
         if ev["metric"] is not None:
-            ev["metric"] = repr(parse_metric(ev["metric"]))
+            metric = parse_metric(ev["metric"])
+            ev["metric"] = repr(metric)
+            if metric.k not in ev["ks"]:  # selection needs its metric computed
+                ev["ks"] = sorted(ev["ks"] + [metric.k])
         else:
             ev["metric"] = f"recall@{ev['ks'][0]}"
         for key, low in (("patience", 0), ("eval_every", 1), ("sampled", 0)):

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from gnnrec.errors import GnnrecError, option_error
+from gnnrec.lock import OutputLock
 from gnnrec.registry import option_names
 from gnnrec.run import train_run
 from gnnrec.spec import REGISTRIES, SECTIONS, SKIP, RunSpec
-from gnnrec.train.trainer import Callback
+from gnnrec.train.trainer import Callback, TrainingStopped
 
 SEARCHES = ("tpe", "grid", "random")
 STUDY = "gnnrec"
@@ -150,6 +151,23 @@ class Prune(Callback):
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
 
+def _grid_class():
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        """Optuna's grid, without stopping the study when the grid is done:
+        the ask/tell driver (:func:`run_trials`) counts the grid itself."""
+
+        def after_trial(self, study, trial, state, values):
+            pass
+
+    return Grid
+
+
+def _Grid(*args, **kwargs):
+    return _grid_class()(*args, **kwargs)
+
+
 def search_sampler(search: str, dims: List[Dimension], seed: int):
     import optuna
 
@@ -158,7 +176,7 @@ def search_sampler(search: str, dims: List[Dimension], seed: int):
         if bad:
             raise option_error("space", f"grid search needs listed values (A,B,C), not a range: "
                                         f"{', '.join(bad)}")
-        return optuna.samplers.GridSampler({d.path: d.choices for d in dims}, seed=seed)
+        return _Grid({d.path: d.choices for d in dims}, seed=seed)
     if search == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed)
@@ -172,10 +190,11 @@ def _fingerprint(spec: RunSpec, dims: List[Dimension], dataset) -> Dict:
 def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
          search: str = "tpe", prune: bool = True, device: str = "auto", seed: int = 0,
          echo: Callable[[str], None] = print, progress: bool = False,
-         prune_warmup: Optional[int] = None, refit: bool = False) -> Dict:
+         prune_warmup: Optional[int] = None, refit: bool = False,
+         locked: bool = False) -> Dict:
     r"""Searches ``dims`` around ``spec`` for ``trials`` finished trials
-    (completed or pruned; interrupted ones are run again), then tests the
-    best configuration once.
+    (completed, pruned, or failed because training diverged; interrupted
+    ones are run again), then tests the best configuration once.
 
     Args:
         prune_warmup (int, optional): epochs before a trial may be pruned;
@@ -183,95 +202,168 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
         refit (bool): test the winner after retraining it on train +
             validation for its best epoch (``out/refit``,
             :func:`~gnnrec.run.refit_run`) instead of its trial's model.
+        locked (bool): the caller holds ``out``'s lock
+            (:class:`~gnnrec.lock.OutputLock`); otherwise it is taken here.
 
     Returns:
         ``{"best": {...values}, "best_trial", "best_val", "metric", "spec",
-        "curve", "test": report, "trials": [...]}``, also written to
-        ``out/results.json``; the winning spec is ``out/best.json``.
+        "curve", "test": report, "trials": [...], "failed": [...]}``, also
+        written to ``out/results.json``; the winning spec is ``out/best.json``.
     """
-    import optuna
+    check_tune(spec, dims, dataset, trials, search, seed)
+    lock = None
+    if not locked:
+        os.makedirs(out, exist_ok=True)
+        lock = OutputLock.for_folder(out).acquire()
+    try:
+        study = open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup, echo)
+        budget = trials if search != "grid" else min(trials, grid_size(dims))
+        done = sum(_counts(t) for t in study.trials)
+        if done:
+            echo(f"resuming {out}: {done} of {trials} trials finished")
+        run_trials(study, spec, dims, dataset, out, budget, prune, device, progress, echo)
+        best = best_trial(study)
+        return _report(spec, dims, dataset, out, study, best, spec.evaluation["metric"],
+                       device, echo, refit)
+    finally:
+        if lock is not None:
+            lock.release()
 
-    if trials < 1:
-        raise option_error("trials", f"must be >= 1, got {trials}")
+
+def check_tune(spec: RunSpec, dims: List[Dimension], dataset, trials: int, search: str,
+               seed: int = 0) -> None:
+    r"""Everything a search can be refused for, before anything is written."""
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise option_error("trials", f"must be an integer >= 1, got {trials!r}")
     if search not in SEARCHES:
         raise option_error("search", f"{search!r} is unknown; choose from {', '.join(SEARCHES)}")
     spec.validate()
-    if not spec.data.val_frac > 0 and not dataset.has("val"):
+    if dataset is not None and not spec.data.val_frac > 0 and not dataset.has("val"):
         raise GnnrecError("tuning selects on a validation split, and this dataset has none "
                           "(set --val-frac > 0)")
-    search_sampler(search, dims, seed)  # the space fits the search, before anything is written
+    search_sampler(search, dims, seed)  # the space fits the search
+
+
+def grid_size(dims: List[Dimension]) -> int:
+    size = 1
+    for d in dims:
+        size *= len(d.choices)
+    return size
+
+
+def open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup, echo):
+    r"""The study in ``out/study.db``, made for this spec, data and space.
+    One made for others is refused, unless no trial of it ever finished (a
+    start that failed): that one is replaced. Trials left running by a
+    killed process are marked failed and queued again."""
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    os.makedirs(out, exist_ok=True)
     storage = f"sqlite:///{os.path.abspath(os.path.join(out, 'study.db'))}"
-    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize",
-                                load_if_exists=True,
-                                pruner=optuna.pruners.MedianPruner(
-                                    n_startup_trials=3,
-                                    n_warmup_steps=spec.trainer["epochs"] // 4
-                                    if prune_warmup is None else prune_warmup)
-                                if prune else optuna.pruners.NopPruner())
-    marks = _fingerprint(spec, dims, dataset)
-    if study.user_attrs:
-        for key, label in (("dataset", "dataset"), ("spec", "model, sampler, loss or options"),
-                           ("space", "search space")):
-            if study.user_attrs.get(key) != marks[key]:
+    pruner = (optuna.pruners.MedianPruner(
+        n_startup_trials=3,
+        n_warmup_steps=spec.trainer["epochs"] // 4 if prune_warmup is None else prune_warmup)
+        if prune else optuna.pruners.NopPruner())
+
+    def create():
+        return optuna.create_study(study_name=STUDY, storage=storage, direction="maximize",
+                                   load_if_exists=True, pruner=pruner)
+
+    study, marks = create(), _fingerprint(spec, dims, dataset)
+    for key, label in (("dataset", "dataset"), ("spec", "model, sampler, loss or options"),
+                       ("space", "search space")):
+        if study.user_attrs and study.user_attrs.get(key) != marks[key]:
+            if any(_counts(t) for t in study.trials):
                 raise GnnrecError(f"{out}: this study was made for another {label}; use "
                                   "another --out or the same options")
-    else:
-        for key, value in marks.items():
-            study.set_user_attr(key, value)
-    State = optuna.trial.TrialState
-    finished = (State.COMPLETE, State.PRUNED)
+            echo(f"note: {out}: replacing a study that never finished a trial")
+            optuna.delete_study(study_name=STUDY, storage=storage)
+            study = create()
+            break
+    for key, value in marks.items():
+        study.set_user_attr(key, value)
+    _requeue(study)
+    # seeded by how far the study got, so a resumed search draws new points, not its first ones
+    study.sampler = search_sampler(search, dims, seed + len(study.trials))
+    return study
+
+
+def _counts(t) -> bool:
+    """A trial that used up one of the budget's trials: completed, pruned, or
+    failed for a reason of its own (diverged), not interrupted."""
+    from optuna.trial import TrialState as S
+
+    return t.state in (S.COMPLETE, S.PRUNED) or (t.state == S.FAIL and "failed" in t.user_attrs)
+
+
+def _requeue(study) -> None:
+    from optuna.trial import TrialState as S
+
     for t in study.trials:  # left running by a killed process: it did not finish
-        if t.state == State.RUNNING:
-            study.tell(t.number, state=State.FAIL)
-    states = [t for t in study.trials if t.state in finished]
+        if t.state == S.RUNNING:
+            study.tell(t.number, state=S.FAIL)
     requeued = set(study.user_attrs.get("requeued", []))
-    for t in study.trials:  # interrupted or failed: run those values again
-        if t.state == State.FAIL and t.number not in requeued and t.params:
+    for t in study.get_trials(deepcopy=False):  # interrupted: run those values again
+        if t.state == S.FAIL and "failed" not in t.user_attrs and t.number not in requeued \
+                and t.params:
             study.enqueue_trial(t.params)
             requeued.add(t.number)
     study.set_user_attr("requeued", sorted(requeued))
-    # seeded by how far the study got, so a resumed search draws new points, not its first ones
-    study.sampler = search_sampler(search, dims, seed + len(study.trials))
-    metric = spec.evaluation["metric"]
-    key = f"val/{metric}"
-    if states:
-        echo(f"resuming {out}: {len(states)} of {trials} trials finished")
 
-    def objective(trial):
+
+def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress, echo):
+    r"""Asks for trials until ``budget`` of them count (:func:`_counts`).
+    A trial whose training diverges is recorded as failed, with why, and the
+    search goes on; Ctrl-C marks the trial interrupted (run again on resume)."""
+    from optuna import TrialPruned
+    from optuna.trial import TrialState as S
+
+    key = f"val/{spec.evaluation['metric']}"
+    while sum(_counts(t) for t in study.get_trials(deepcopy=False)) < budget:
+        trial = study.ask()
         values = {d.path: d.suggest(trial) for d in dims}
-        trial_spec = apply(spec, values)
         run_dir = os.path.join(out, f"trial-{trial.number:04d}")
         trial.set_user_attr("run_dir", run_dir)
         shown = "  ".join(f"{k}={_fmt(v)}" for k, v in values.items())
         try:
-            res = train_run(trial_spec, dataset, run_dir, device=device, overwrite=True,
-                            progress=progress, echo=lambda m: None, test=False,
+            res = train_run(apply(spec, values), dataset, run_dir, device=device,
+                            overwrite=True, progress=progress, echo=lambda m: None, test=False,
                             callbacks=[Prune(trial, key)] if prune else [])
-        except optuna.TrialPruned as e:
+        except TrialPruned as e:
             echo(f"trial {trial.number}: {shown}  {e}")
+            study.tell(trial, state=S.PRUNED)
+            continue
+        except TrainingStopped as e:
+            trial.set_user_attr("failed", str(e))
+            echo(f"trial {trial.number}: {shown}  failed: {e}")
+            study.tell(trial, state=S.FAIL)
+            continue
+        except BaseException:
+            study.tell(trial, state=S.FAIL)  # interrupted: queued again on resume
             raise
         value = res["best_val"]
         if value is None or math.isnan(value):
-            raise GnnrecError(f"trial {trial.number}: no validation value of {metric}")
+            trial.set_user_attr("failed", f"no validation value of {key}")
+            study.tell(trial, state=S.FAIL)
+            continue
         echo(f"trial {trial.number}: {shown}  {key} {value:.4f} (epoch {res['best_epoch']})")
-        return value
+        study.tell(trial, value)
 
-    while True:
-        left = trials - sum(t.state in finished for t in study.trials)
-        if left <= 0:
-            break
-        study.optimize(objective, n_trials=left, catch=())
-    best = study.best_trial
-    return _report(spec, dims, dataset, out, study, best, metric, device, echo, refit)
+
+def best_trial(study):
+    from optuna.trial import TrialState as S
+
+    if not any(t.state == S.COMPLETE for t in study.trials):
+        failed = [f"trial {t.number}: {t.user_attrs['failed']}" for t in study.trials
+                  if "failed" in t.user_attrs]
+        raise GnnrecError("no trial completed" + (f" ({'; '.join(failed[:3])})" if failed
+                                                  else "") + "; widen or move the space")
+    return study.best_trial
 
 
 def _report(spec, dims, dataset, out, study, best, metric, device, echo, refit=False) -> Dict:
     r"""The winner: its spec (``best.json``), validation curve, and test
     metrics of that one configuration."""
-    import optuna
-
     from gnnrec.metrics.protocol import EvalProtocol
     from gnnrec.model import RecModel
     from gnnrec.run import resolve_device
@@ -300,14 +392,15 @@ def _report(spec, dims, dataset, out, study, best, metric, device, echo, refit=F
     else:
         test = protocol.report(model)  # the only test evaluation of the whole search
     trials = [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value,
-               "run_dir": t.user_attrs.get("run_dir")} for t in study.trials]
+               "run_dir": t.user_attrs.get("run_dir"), "failed": t.user_attrs.get("failed")}
+              for t in study.trials]
     results = {"metric": metric, "best": best.params, "best_trial": best.number,
                "best_val": best.value, "best_epoch": model.meta.get("epoch"),
                "spec": winner.to_dict(), "curve": curve, "test": test, "trials": trials,
                "refit": refit_info,
-               "finished": sum(t.state in (optuna.trial.TrialState.COMPLETE,
-                                           optuna.trial.TrialState.PRUNED)
-                               for t in study.trials)}
+               "finished": sum(_counts(t) for t in study.trials),
+               "failed": [{"number": t["number"], "params": t["params"], "why": t["failed"]}
+                          for t in trials if t["failed"]]}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results
@@ -327,6 +420,10 @@ def format_tune(results: Dict) -> str:
              "  " + "  ".join(f"{k}={_fmt(v)}" for k, v in results["best"].items()),
              f"validation curve ({metric}): "
              + "  ".join(f"{e}:{v:.4f}" for e, v in results["curve"])]
+    for f in results.get("failed", []):
+        lines.append(f"  failed: trial {f['number']} ("
+                     + "  ".join(f"{k}={_fmt(v)}" for k, v in f["params"].items())
+                     + f"): {f['why']}")
     refit = results.get("refit")
     lines.append(format_report(results["test"], " (the chosen configuration only"
                                + (f", REFIT on train + validation for {refit['epochs']} epochs)"

@@ -9,7 +9,7 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "gnnrec")
 
 #: module or package -> layer; a module may import only lower layers (or its own package)
 LAYERS = {
-    "gnnrec.errors": -2, "gnnrec.outputs": -1, "gnnrec.allocator": -1,
+    "gnnrec.errors": -3, "gnnrec.lock": -2, "gnnrec.outputs": -1, "gnnrec.allocator": -1,
     "gnnrec.registry": 0, "gnnrec.checkpoint": 0, "gnnrec.plot": 0, "gnnrec.protocols": 0,
     "gnnrec.data": 1,
     "gnnrec.nn": 2, "gnnrec.metrics": 2,

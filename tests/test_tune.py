@@ -113,7 +113,7 @@ def test_bad_search_spaces_fail_before_reading_data(tmp_path, space, needle):
 def test_trials_zero_and_a_study_made_for_other_options(data_dir, tmp_path):
     r = CliRunner().invoke(cli, ["tune", "--sampler", "dns", "--space", "dns.top=1,2",
                                  "--trials", "0", "--out", str(tmp_path / "s")])
-    assert "--trials must be >= 1" in one_line_error(r)
+    assert "--trials must be an integer >= 1" in one_line_error(r)
     out = str(tmp_path / "study")
     assert tune(data_dir, out, "--trials", "1").exit_code == 0
     r = CliRunner().invoke(cli, ["tune", "--dataset", data_dir, "--out", out, *TUNE,

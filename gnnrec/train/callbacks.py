@@ -43,14 +43,33 @@ class ProgressBar(Callback):
 
 class NonFiniteLoss(Callback):
     r"""Stops training when a batch's loss is NaN or infinite, naming the
-    epoch and step; checkpoints are written only at the end of an epoch, so
-    the last good one is kept."""
+    epoch and step, what was kept (checkpoints are written only at the end of
+    an epoch) and the setting most likely to blame."""
 
     def on_batch_end(self, trainer, step, loss, stats):
         if not torch.isfinite(loss):
+            kept = (f"last.pt and best.pt keep epoch {trainer.epoch}" if trainer.epoch
+                    else "no epoch had completed, so no model was kept")
             raise TrainingStopped(
                 f"the loss became {loss.item()} at epoch {trainer.epoch + 1}, step {step + 1}; "
-                "training stopped and the last good checkpoint is kept (try a lower lr)")
+                f"training stopped ({kept}); {blame(trainer, stats)}")
+
+
+def blame(trainer, stats) -> str:
+    r"""The option a diverged run most likely needs changed: an L2 weight so
+    large that its term overflows, a contrastive temperature so small that
+    the scores do, or else the learning rate."""
+    objective = trainer.objective
+    reg_weight = getattr(objective, "reg_weight", 0.0)
+    reg = stats.get("reg")
+    if reg is not None and not torch.isfinite(reg) and reg_weight >= 1.0:
+        return f"--reg {reg_weight:g} is far too large for the embeddings' scale"
+    tau = getattr(objective.loss, "tau", None)
+    data = stats.get("loss")
+    if tau is not None and tau < 0.05 and data is not None and not torch.isfinite(data):
+        return f"the loss's temperature tau {tau:g} is very small; raise it (--loss-opt tau=...)"
+    lr = trainer.optimizer.param_groups[0]["lr"]
+    return f"try a lower --lr (now {lr:g})"
 
 
 class EasyNegatives(Callback):
