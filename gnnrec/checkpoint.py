@@ -6,11 +6,12 @@ module only moves dicts of tensors to and from disk, safely.
 """
 import os
 import tempfile
+import warnings
 from typing import Dict
 
 import torch
 
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import GnnrecError, write_failure
 from gnnrec.outputs import umask_mode
 
 FORMAT = "gnnrec-checkpoint"
@@ -32,9 +33,12 @@ def atomic_save(obj, path: str) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        failed = write_failure(e, path) if isinstance(e, Exception) else None
+        if failed is not None:
+            raise failed from None
         raise
 
 
@@ -51,7 +55,9 @@ def read_checkpoint(path: str, map_location="cpu") -> Dict:
     if os.path.isdir(path):
         raise GnnrecError(f"{path}: is a folder; give a checkpoint file (e.g. {path}/best.pt)")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a damaged file is one line, not a warning and a line
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # corrupt, truncated or foreign file
         raise GnnrecError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

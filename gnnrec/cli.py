@@ -10,7 +10,7 @@ from typing import Dict, Optional
 import click
 
 from gnnrec.serving import INDEX_TYPES
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import GnnrecError, write_failure
 from gnnrec.losses import LOSSES
 from gnnrec.nn import MODELS
 from gnnrec.registry import default_of, describe_options, first_line
@@ -73,6 +73,11 @@ class Group(click.Group):
             raise UserError(user_message(e, command)) from None
         except TrainingStopped as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # the machine refusing a write no gnnrec code path caught
+            failed = write_failure(e, e.filename or "a file")
+            if failed is None:
+                raise click.ClickException(f"{type(e).__name__}: {e} ({BUG_HINT})") from None
+            raise UserError(str(failed)) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort,
                 KeyboardInterrupt, SystemExit):
             raise
@@ -360,6 +365,7 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
     then ``--protocol``'s preset, then every given option on top,
     validated. Pops the options it uses; ``echo`` gets a note for each
     preset value an option overrides."""
+    from gnnrec.data.loading import bundled_path
     from gnnrec.protocols import apply, get, overridden
     from gnnrec.spec import RunSpec
 
@@ -368,6 +374,10 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
     base = RunSpec.from_file(config) if config else RunSpec()
     ks = None if o["ks"] is None else parse_ks(o["ks"])
     data = data_changes(kwargs)
+    if config and not data.get("path") and not _has_data(config):
+        raise GnnrecError(f"{config}: names no data (no \"data\" entry); add one or give "
+                          "--dataset (the bundled sample is --dataset "
+                          f"{bundled_path()})")
     if o["protocol"]:
         given = {"model": o["model"], "dim": o["dim"], "layers": o["layers"],
                  "objective.reg_weight": o["reg"], "evaluation.ks": ks,
@@ -399,6 +409,16 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
              f"list; computing K={added[0]} as well (--ks "
              f"{','.join(map(str, spec.evaluation['ks']))})")
     return spec
+
+
+def _has_data(config: str) -> bool:
+    try:
+        with open(config, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError):
+        return True  # unreadable: RunSpec.from_file has said why
+    raw = raw.get("spec", raw) if isinstance(raw, dict) and "format" not in raw else raw
+    return isinstance(raw, dict) and isinstance(raw.get("data"), dict)
 
 
 def list_protocols() -> str:
@@ -518,7 +538,7 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
 
 def _train(session, spec, folder, dev, resume, refit, progress, ctx):
     import gnnrec.distributed as ddp
-    from gnnrec.run import train_and_refit, train_run
+    from gnnrec.run import RunWriteFailed, train_and_refit, train_run
 
     run_dir = getattr(folder, "final", folder)
     try:
@@ -538,6 +558,9 @@ def _train(session, spec, folder, dev, resume, refit, progress, ctx):
             click.echo(f"\ninterrupted: {run_dir}/last.pt holds the last completed epoch; "
                        f"continue with: gnnrec train --out {run_dir} --resume", err=True)
         sys.exit(130)
+    except RunWriteFailed as e:
+        raise GnnrecError(f"{e}; free space and resume with: gnnrec train --out {e.run_dir} "
+                          "--resume") from None
     except BaseException:
         if not isinstance(folder, str) and not folder.begun:
             folder.abort()  # refused before anything was written: leave no folder behind
@@ -636,15 +659,20 @@ def show(session, runs, plot_path, as_json):
     With several runs, a table of them side by side."""
     from gnnrec.runfolder import describe, plot, read_runs, table
 
-    folders = read_runs(list(runs))
-    if as_json:
-        click.echo(json.dumps([f.summary() for f in folders], indent=2))
-    elif len(folders) == 1:
-        click.echo(describe(folders[0]))
-    else:
-        click.echo(table(folders))
-    if plot_path:
-        session.echo(f"wrote {plot(folders, plot_path)}")
+    folders, errors = read_runs(list(runs))
+    for error in errors:
+        click.echo(f"Error: {error}", err=True)
+    if folders:
+        if as_json:
+            click.echo(json.dumps([f.summary() for f in folders], indent=2))
+        elif len(folders) == 1 and len(runs) == 1:
+            click.echo(describe(folders[0]))
+        else:
+            click.echo(table(folders))
+        if plot_path:
+            session.echo(f"wrote {plot(folders, plot_path)}")
+    if errors:
+        sys.exit(2)
 
 
 # --------------------------------------------------------------------------- evaluate

@@ -37,3 +37,51 @@ def data_error(path, line, message):
     """Builds a :class:`GnnrecError` naming the file and the 1-based line."""
     where = f"{path}:{line}" if line is not None else f"{path}"
     return GnnrecError(f"{where}: {message}")
+
+
+class WriteFailed(GnnrecError):
+    r"""The machine refused a write (a full disk, a quota, a read-only or
+    failing file system): the user's to fix, not a bug. :attr:`path` is the
+    file being written."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(message)
+        self.path = path
+
+
+#: errno -> what to tell the user
+_WRITE_ERRNOS = {"ENOSPC": "no space left on device", "EDQUOT": "disk quota exceeded",
+                 "EROFS": "read-only file system", "EIO": "input/output error",
+                 "EFBIG": "file too large for the file system", "EACCES": "permission denied",
+                 "EPERM": "operation not permitted"}
+
+
+def write_failure(error: BaseException, path: str) -> Optional[WriteFailed]:
+    r"""The :class:`WriteFailed` a failed write of ``path`` means, or
+    ``None`` when ``error`` is not the machine refusing a write. torch's
+    checkpoint writer reports a full disk as a ``RuntimeError`` without an
+    errno; the free space of ``path``'s file system then tells."""
+    import errno
+    import os
+
+    reason = None
+    cause = error
+    while isinstance(cause, RuntimeError) and isinstance(cause.__context__, BaseException):
+        cause = cause.__context__  # torch's writer wraps the file's own OSError
+    if isinstance(cause, OSError):
+        error = cause
+    if isinstance(error, OSError) and error.errno is not None:
+        name = errno.errorcode.get(error.errno)
+        reason = _WRITE_ERRNOS.get(name)
+    elif isinstance(error, RuntimeError) and ("file write failed" in str(error)
+                                              or "inline_container" in str(error)):
+        reason = "the write failed"
+        try:
+            st = os.statvfs(os.path.dirname(os.path.abspath(path)) or ".")
+            if st.f_bavail * st.f_frsize < 64 * 2 ** 20:
+                reason = "no space left on device"
+        except OSError:
+            pass
+    if reason is None:
+        return None
+    return WriteFailed(f"{reason} writing {path}", path)

@@ -8,7 +8,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import BinaryIO, Callable, Dict, Iterable, List
 
-from gnnrec.errors import GnnrecError
+from gnnrec.errors import GnnrecError, write_failure
 from gnnrec.lock import LOCK_NAME, OutputLock
 
 #: what a run folder holds
@@ -68,15 +68,30 @@ def atomic_write_text(path: str, text: str) -> None:
     readers see the old file or the new one; the temporary file is removed on
     every exit path; the file gets the user's umask."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    with writing(path):
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.chmod(tmp, umask_mode())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+@contextmanager
+def writing(path: str):
+    r"""Turns the machine refusing a write of ``path`` (a full disk, a
+    quota, a read-only file system) into :class:`~gnnrec.errors.WriteFailed`,
+    one line for the user; anything else passes through."""
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, umask_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        yield
+    except (OSError, RuntimeError) as e:
+        failed = write_failure(e, path)
+        if failed is None:
+            raise
+        raise failed from None
 
 
 def atomic_write_json(path: str, obj) -> None:
@@ -139,6 +154,10 @@ class RunFolderWriter:
 
     def _prepare(self) -> None:
         path, resume, overwrite = self.final, self.resume, self.overwrite
+        for stale in (".new", ".old"):  # only this folder's lock holder writes these, and
+            leftover = path.rstrip("/") + stale  # that is now us: a killed run's leftovers
+            if os.path.isdir(leftover):
+                shutil.rmtree(leftover)
         if resume:
             self.path = path
             return
@@ -249,12 +268,13 @@ def write_files(targets: Dict[str, Callable[[BinaryIO], None]], overwrite: bool 
     try:
         for path, write in targets.items():
             folder = os.path.dirname(os.path.abspath(path))
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-            temps[path] = tmp
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.chmod(tmp, umask_mode())
+            with writing(path):
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+                temps[path] = tmp
+                with os.fdopen(fd, "wb") as f:
+                    write(f)
+                os.chmod(tmp, umask_mode())
         for path, tmp in temps.items():
             os.replace(tmp, path)
     finally:

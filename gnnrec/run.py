@@ -12,7 +12,7 @@ import torch
 from gnnrec.checkpoint import read_checkpoint
 from gnnrec.data.dataset import RecDataset
 from gnnrec.data.graph import RecGraph
-from gnnrec.errors import GnnrecError, option_error
+from gnnrec.errors import GnnrecError, WriteFailed, option_error
 from gnnrec.metrics.protocol import split_sets
 from gnnrec.outputs import RunFolderWriter, atomic_write_json
 from gnnrec.spec import RunSpec
@@ -49,6 +49,15 @@ def _flat(d: Dict, prefix: str = "") -> Dict[str, object]:
         else:
             out[f"{prefix}{k}"] = v
     return out
+
+
+class RunWriteFailed(WriteFailed):
+    r"""A run's folder could not be written mid-run; ``last.pt`` holds
+    epoch :attr:`epoch` intact, so the run resumes once the cause is gone."""
+
+    def __init__(self, message: str, path: str, run_dir: str, epoch: int):
+        super().__init__(message, path)
+        self.run_dir, self.epoch = run_dir, epoch
 
 
 def spec_changes(saved: RunSpec, given: RunSpec) -> List[str]:
@@ -217,6 +226,14 @@ def _train_run(spec, dataset, folder, dev, resume, progress, echo, resumable, te
         if folder.staged:  # the old run stays until the new one has an epoch
             folder.abort()
         raise
+    except WriteFailed as e:
+        if folder.staged:
+            folder.abort()
+            raise WriteFailed(f"{e}; nothing of the new run was kept and {run_dir} still "
+                              "holds the previous run", e.path) from None
+        done = max(trainer.epoch - 1, 0)  # the epoch whose writes failed is not on disk
+        raise RunWriteFailed(f"{e}; the last complete epoch is {done}", e.path, run_dir,
+                             done) from None
     except BaseException:
         if trainer.epoch == 0 and ckpt is None:  # a failed start leaves nothing behind
             folder.abort()

@@ -2,7 +2,7 @@
 import json
 import os
 import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from gnnrec.errors import GnnrecError
 from gnnrec.spec import RunSpec
@@ -25,15 +25,21 @@ class RunFolder:
         if not os.path.exists(config):
             raise GnnrecError(f"{path}: not a run folder (no config.json)")
         self.path = path
+        if not os.path.isfile(config):
+            raise GnnrecError(f"{path}: config.json is not a file")
         self.spec = RunSpec.from_file(config).validate()
-        with open(config) as f:
-            self.notes = json.load(f).get("notes", [])
+        self.notes = _json(config).get("notes", [])
+        self.notes = [n for n in self.notes if isinstance(n, str)] \
+            if isinstance(self.notes, list) else []
         self.log, self.torn = read_log(os.path.join(path, "log.jsonl"))
         results = os.path.join(path, "results.json")
         self.results: Optional[Dict] = None
+        self.problems: List[str] = []
         if os.path.exists(results):
-            with open(results) as f:
-                self.results = json.load(f)
+            self.results = _json(results)
+            if not _results_shape(self.results):
+                self.problems.append("results.json is damaged (ignored)")
+                self.results = None
 
     @property
     def finished(self) -> bool:
@@ -78,6 +84,29 @@ class RunFolder:
         return out
 
 
+def _json(path: str) -> Dict:
+    """A JSON object file, or ``{}`` when it is not one (damaged, a folder)."""
+    try:
+        with open(path, "rb") as f:
+            value = json.loads(f.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _results_shape(results: Dict) -> bool:
+    r"""Whether ``results.json`` has the shape :func:`~gnnrec.run.train_run`
+    writes (the parts ``show`` reads)."""
+    if not results:
+        return False
+    tested = results.get("refit", results)
+    if not isinstance(tested, dict):
+        return False
+    if "test" in tested:
+        return isinstance(tested["test"], dict) and isinstance(tested.get("mostpop_test"), dict)
+    return True
+
+
 def _fmt(v, digits=4):
     return "-" if v is None else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
 
@@ -119,7 +148,10 @@ def describe(folder: RunFolder) -> str:
         lines.append("MostPop      " + "  ".join(f"{m} {_fmt(s['mostpop'].get(m))}"
                                                  for m in keys))
     if folder.torn:
-        lines.append(f"  note: {folder.torn} unreadable line(s) in log.jsonl (cut by a kill)")
+        lines.append(f"  note: {folder.torn} unreadable line(s) in log.jsonl (cut by a kill, "
+                     "or damaged)")
+    for problem in folder.problems:
+        lines.append(f"  note: {problem}")
     return "\n".join(lines)
 
 
@@ -153,5 +185,17 @@ def plot(folders: Sequence[RunFolder], path: str) -> str:
     return plot_curves({f.path: f.log for f in folders}, panels, path)
 
 
-def read_runs(paths: List[str]) -> List[RunFolder]:
-    return [RunFolder(p) for p in paths]
+def read_runs(paths: List[str]) -> Tuple[List[RunFolder], List[str]]:
+    r"""The readable run folders among ``paths``, and one message for each
+    that cannot be read (a damaged folder never hides the others)."""
+    folders, errors = [], []
+    for p in paths:
+        try:
+            folder = RunFolder(p)
+            folder.summary()  # what show prints is computable
+            folders.append(folder)
+        except GnnrecError as e:
+            errors.append(str(e))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            errors.append(f"{p}: cannot be read ({type(e).__name__})")
+    return folders, errors

@@ -87,16 +87,67 @@ def export_faiss(model, path: str, index_type: str = "flat", overwrite: bool = F
     index.add(np.ascontiguousarray(item, dtype=np.float32))
     user = user.astype(np.float32)
     graph = model.graph
+    blob = faiss.serialize_index(index).tobytes()
     side = {"user_emb": user, "user_ids": model.users.original,
             "item_ids": model.items.original,
-            "train_user": graph.user.cpu().numpy(), "train_item": graph.item.cpu().numpy(),
-            "meta": np.array(json.dumps({"cosine": cosine, "index_type": index_type,
-                                         "max_norm": max_norm, "model": model.spec()}))}
+            "train_user": graph.user.cpu().numpy(), "train_item": graph.item.cpu().numpy()}
+    meta = {"cosine": cosine, "index_type": index_type, "max_norm": max_norm,
+            "model": model.spec(), "fingerprint": fingerprint(blob, side, index)}
     buf = io.BytesIO()
-    np.savez(buf, **side)
-    write_files({path: lambda f: f.write(faiss.serialize_index(index).tobytes()),
+    np.savez(buf, meta=np.array(json.dumps(meta)), **side)
+    write_files({path: lambda f: f.write(blob),
                  _sidecar(path): lambda f: f.write(buf.getvalue())}, overwrite, inputs)
     return {"index": path, "ids": _sidecar(path)}
+
+
+#: what the ids file beside an index holds
+SIDECAR_KEYS = ("user_emb", "user_ids", "item_ids", "train_user", "train_item", "meta")
+
+
+def _sha(data) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def fingerprint(blob: bytes, side: Dict[str, np.ndarray], index) -> Dict:
+    r"""What ties an index file to its ids file: the index bytes' hash, its
+    item count, dimension and metric, and the hash of the item id map."""
+    return {"index_sha256": _sha(blob), "items": int(index.ntotal), "dim": int(index.d),
+            "metric": int(index.metric_type),
+            "item_ids_sha256": _sha(np.ascontiguousarray(side["item_ids"]).tobytes())}
+
+
+def _check_export(path: str, blob: bytes, index, side) -> Dict:
+    r"""Refuses an index and ids file that were not written together by
+    :func:`export_faiss` (one line naming what differs)."""
+    missing = [k for k in SIDECAR_KEYS if k not in side.files]
+    if missing:
+        raise GnnrecError(f"{_sidecar(path)}: not a gnnrec index export (no {missing[0]})")
+    try:
+        meta = json.loads(str(side["meta"]))
+        want = meta["fingerprint"]
+    except (ValueError, KeyError, TypeError):
+        raise GnnrecError(f"{_sidecar(path)}: has no fingerprint of its index (written by an "
+                          "earlier gnnrec, or not by gnnrec); export the model again") from None
+    arrays = {k: side[k] for k in SIDECAR_KEYS if k != "meta"}
+    got = fingerprint(blob, arrays, index)
+    for key, what in (("index_sha256", "index file"), ("items", "item count"),
+                      ("dim", "dimension"), ("metric", "metric"),
+                      ("item_ids_sha256", "item ids")):
+        if got[key] != want.get(key):
+            raise GnnrecError(f"{path} and {_sidecar(path)} were not exported together (their "
+                              f"{what} differs); export the model again")
+    n_users, n_items = len(arrays["user_ids"]), len(arrays["item_ids"])
+    ok = (arrays["user_emb"].ndim == 2 and arrays["user_emb"].shape == (n_users, index.d)
+          and n_items == index.ntotal and len(arrays["train_user"]) == len(arrays["train_item"])
+          and (not len(arrays["train_user"]) or (0 <= arrays["train_user"].min()
+               and arrays["train_user"].max() < n_users and 0 <= arrays["train_item"].min()
+               and arrays["train_item"].max() < n_items)))
+    if not ok:
+        raise GnnrecError(f"{_sidecar(path)}: its arrays do not fit together (damaged); export "
+                          "the model again")
+    return meta
 
 
 class IndexRecommender:
@@ -112,16 +163,28 @@ class IndexRecommender:
         faiss = _faiss()
         if not os.path.exists(path) or not os.path.exists(_sidecar(path)):
             raise GnnrecError(f"{path}: no such index (and {_sidecar(path)} beside it)")
+        if os.path.isdir(path) or os.path.isdir(_sidecar(path)):
+            raise GnnrecError(f"{path}: a folder where an index file was expected")
         try:
-            self.index = faiss.deserialize_index(np.fromfile(path, dtype=np.uint8))
-            side = np.load(_sidecar(path), allow_pickle=False)
+            blob = np.fromfile(path, dtype=np.uint8)
+            self.index = faiss.deserialize_index(blob)
         except Exception as e:  # a foreign or truncated file
-            raise GnnrecError(f"{path}: not a gnnrec FAISS export ({type(e).__name__})") from None
-        self.user_emb = side["user_emb"]
+            raise GnnrecError(f"{path}: not a FAISS index ({type(e).__name__})") from None
+        try:
+            side = np.load(_sidecar(path), allow_pickle=False)
+            self.meta = _check_export(path, blob.tobytes(), self.index, side)
+            self.user_emb = side["user_emb"]
+            user_ids, item_ids = side["user_ids"], side["item_ids"]
+            train_user, train_item = side["train_user"], side["train_item"]
+        except GnnrecError:
+            raise
+        except Exception as e:  # not an npz, truncated, object arrays
+            raise GnnrecError(f"{_sidecar(path)}: not a gnnrec index export "
+                              f"({type(e).__name__})") from None
         from gnnrec.data.interactions import IdMap
 
-        self.users, self.items = IdMap(side["user_ids"]), IdMap(side["item_ids"])
-        self.meta = json.loads(str(side["meta"]))
+        self.users, self.items = IdMap(user_ids), IdMap(item_ids)
+        side = {"train_user": train_user, "train_item": train_item}
         order = np.argsort(side["train_user"], kind="stable")
         self.seen_items = side["train_item"][order]
         self.seen_ptr = np.concatenate([[0], np.cumsum(np.bincount(

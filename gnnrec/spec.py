@@ -32,6 +32,8 @@ from gnnrec.train.objective import Objective, compatibility_error
 from gnnrec.train.trainer import Trainer, seed_everything
 
 FORMAT = "gnnrec-run-spec"
+#: the spec file format this gnnrec writes (and the newest it reads)
+VERSION = 1
 #: role -> registry of the named components
 REGISTRIES = {"model": MODELS, "sampler": SAMPLERS, "loss": LOSSES}
 #: constructor arguments that are not options (supplied by the data)
@@ -372,7 +374,7 @@ class RunSpec:
 
     def to_dict(self) -> Dict:
         """The spec as JSON-safe data (``config.json``)."""
-        out = {"format": FORMAT, "version": 1, "model": self.model.to_dict(),
+        out = {"format": FORMAT, "version": VERSION, "model": self.model.to_dict(),
                "sampler": None if self.sampler is None else self.sampler.to_dict(),
                "loss": self.loss.to_dict(), "trainer": _plain(self.trainer),
                "objective": _plain(self.objective), "evaluation": _plain(self.evaluation),
@@ -392,6 +394,13 @@ class RunSpec:
             raise GnnrecError(f"{where}: expected a JSON object")
         if d.get("format", FORMAT) != FORMAT:
             raise GnnrecError(f"{where}: not a gnnrec run spec (format {d.get('format')!r})")
+        version = d.get("version", VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise GnnrecError(f"{where}: version {version!r} is not a spec version")
+        if version > VERSION:
+            raise GnnrecError(f"{where}: written by a newer gnnrec (spec version {version}); "
+                              "upgrade gnnrec to read it")
+        _check_nulls(d, where)
         known = {f.name for f in fields(cls)} | {"format", "version", "notes"}
         extra = [k for k in d if k not in known]
         if extra:
@@ -443,6 +452,22 @@ class RunSpec:
             json.dump({**self.to_dict(), **extra}, f, indent=2)
             f.write("\n")
         os.replace(tmp, path)
+
+
+def _check_nulls(d: Mapping, where: str) -> None:
+    r"""A ``null`` in a spec file is refused where the option has a value by
+    default (``"lr": null`` is a mistake, not "the default")."""
+    for section, (ctor, _) in SECTIONS.items():
+        entries = d.get(section)
+        for key, value in (entries.items() if isinstance(entries, Mapping) else ()):
+            if value is None and key in defaults(ctor) and defaults(ctor)[key] is not None:
+                raise GnnrecError(f"{where}: {section}.{key} is null; give a value or leave "
+                                  "the entry out for the default")
+    ev = d.get("evaluation")
+    for key, value in (ev.items() if isinstance(ev, Mapping) else ()):
+        if value is None and key in EVALUATION and _default(*EVALUATION[key]) is not None:
+            raise GnnrecError(f"{where}: evaluation.{key} is null; give a value or leave the "
+                              "entry out for the default")
 
 
 def _default(cls, name):

@@ -300,3 +300,182 @@ def test_sigkill_at_random_moments_then_resume_ends_with_the_uninterrupted_run(d
             proc.wait()
         assert losses(out) == losses(ref)
         assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+
+
+# --------------------------------------------------------------------------- the machine
+
+class FullDisk:
+    r"""Every file opened through ``os.fdopen`` (checkpoints, JSON files)
+    or appended to (the log) raises ENOSPC once ``budget`` bytes in all were
+    written: a disk that fills at a chosen byte."""
+
+    def __init__(self, monkeypatch, budget):
+        import builtins
+        import errno
+        import io
+
+        self.left = budget
+        fdopen, real_open = os.fdopen, builtins.open
+        disk = self
+
+        class Writer(io.RawIOBase):
+            def __init__(self, f):
+                self.f = f
+
+            def writable(self):
+                return True
+
+            def write(self, b):
+                disk.left -= len(b)
+                if disk.left < 0:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return self.f.write(b)
+
+            def fileno(self):
+                return self.f.fileno()
+
+            def flush(self):
+                return self.f.flush()
+
+            def close(self):
+                self.f.close()
+                super().close()
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+        def _fdopen(fd, mode="r", *a, **kw):
+            f = fdopen(fd, mode, *a, **kw)
+            return Writer(f) if "w" in mode or "a" in mode else f
+
+        def _open(path, mode="r", *a, **kw):
+            f = real_open(path, mode, *a, **kw)
+            return Writer(f) if "a" in mode and str(path).endswith(".jsonl") else f
+
+        monkeypatch.setattr(os, "fdopen", _fdopen)
+        monkeypatch.setattr(builtins, "open", _open)
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes_exactly(runner, data_dir, tmp_path,
+                                                             monkeypatch):
+    args = ["--dataset", data_dir, *FAST[:1], "4", *FAST[2:], "--patience", "0"]
+    ref = str(tmp_path / "ref")
+    assert runner.invoke(cli, ["train", "--out", ref, *args]).exit_code == 0
+    size = os.path.getsize(os.path.join(ref, "last.pt"))
+    for budget in (int(2.5 * size), int(3.7 * size)):  # the disk fills in epoch 1 or 2
+        out = str(tmp_path / f"cut{budget}")
+        with monkeypatch.context() as m:
+            FullDisk(m, budget)
+            r = runner.invoke(cli, ["train", "--out", out, *args])
+        line = one_line_error(r)
+        assert r.exit_code == 2 and line.startswith("Error: no space left on device writing")
+        assert "the last complete epoch is" in line
+        assert f"resume with: gnnrec train --out {out} --resume" in line
+        assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+        r = runner.invoke(cli, ["train", "--out", out, "--resume"])
+        assert r.exit_code == 0, r.output
+        assert losses(out) == losses(ref)
+
+
+def test_a_real_full_file_system_is_one_line(runner, data_dir, tmp_path):
+    mount = str(tmp_path / "small")
+    os.makedirs(mount)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", mount],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out",
+                                os.path.join(mount, "run"), *FAST])
+        line = one_line_error(r)
+        assert r.exit_code == 2 and "no space left on device writing" in line, r.output
+    finally:
+        subprocess.run(["umount", mount], capture_output=True)
+
+
+def test_show_reports_a_damaged_folder_and_shows_the_others(runner, data_dir, tmp_path):
+    import shutil
+
+    good = str(tmp_path / "good")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", good, *FAST]).exit_code == 0
+    damage = {
+        "log-bytes": lambda d: open(os.path.join(d, "log.jsonl"), "wb").write(
+            np.random.default_rng(1).bytes(300)),
+        "log-shapes": lambda d: open(os.path.join(d, "log.jsonl"), "w").write(
+            '[1, 2]\n"x"\n{"epoch": "one"}\n'),
+        "results-bytes": lambda d: open(os.path.join(d, "results.json"), "wb").write(b"\xff\xfe"),
+        "results-list": lambda d: open(os.path.join(d, "results.json"), "w").write("[1]"),
+        "results-shape": lambda d: open(os.path.join(d, "results.json"), "w").write(
+            '{"test": 3}'),
+        "results-dir": lambda d: (os.unlink(os.path.join(d, "results.json")),
+                                  os.makedirs(os.path.join(d, "results.json"))),
+        "log-dir": lambda d: (os.unlink(os.path.join(d, "log.jsonl")),
+                              os.makedirs(os.path.join(d, "log.jsonl"))),
+        "config-bytes": lambda d: open(os.path.join(d, "config.json"), "wb").write(b"\x00\xff"),
+        "config-dir": lambda d: (os.unlink(os.path.join(d, "config.json")),
+                                 os.makedirs(os.path.join(d, "config.json"))),
+        "config-list": lambda d: open(os.path.join(d, "config.json"), "w").write("[]"),
+    }
+    for name, hurt in damage.items():
+        bad = str(tmp_path / name)
+        shutil.copytree(good, bad)
+        hurt(bad)
+        r = runner.invoke(cli, ["show", bad, good])
+        assert "bug in gnnrec" not in r.output, (name, r.output)
+        assert good in r.stdout, (name, r.output)  # the good run is still shown
+        if name.startswith("config"):
+            assert r.exit_code == 2 and bad in r.stderr, (name, r.output)
+        else:
+            assert r.exit_code == 0 and bad in r.stdout, (name, r.output)
+        alone = runner.invoke(cli, ["show", bad])
+        assert "bug in gnnrec" not in alone.output and alone.exit_code in (0, 2), name
+
+
+def test_smaller_mistakes_are_one_line_before_any_data_is_read(runner, data_dir, tmp_path):
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", "/proc/gnnrec-x", *FAST])
+    line = one_line_error(r)
+    assert "/proc/gnnrec-x" in line and "dataset" not in r.output.split("Error")[0]
+    run = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST]).exit_code == 0
+    config = json.load(open(os.path.join(run, "config.json")))
+    cases = {"lr-null": {**config, "trainer": {**config["trainer"], "lr": None}},
+             "newer": {**config, "version": 99},
+             "no-data": {k: v for k, v in config.items() if k != "data"}}
+    needles = {"lr-null": "trainer.lr is null", "newer": "newer gnnrec",
+               "no-data": "names no data"}
+    for name, spec in cases.items():
+        path = str(tmp_path / f"{name}.json")
+        json.dump(spec, open(path, "w"))
+        r = runner.invoke(cli, ["train", "--config", path, "--out", str(tmp_path / name),
+                                "--device", "cpu", "--no-progress"])
+        assert needles[name] in one_line_error(r), name
+        assert not os.path.exists(tmp_path / name)
+    # a run's own resume point is never an export target, even with --overwrite
+    before = files(run)
+    r = runner.invoke(cli, ["export", os.path.join(run, "best.pt"), os.path.join(run, "last.pt"),
+                            "--format", "pt", "--overwrite", "--device", "cpu"])
+    assert "is a file of the run" in one_line_error(r) and files(run) == before
+
+
+def test_a_killed_overwrite_leaves_no_new_folder_behind(runner, data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST]).exit_code == 0
+    os.makedirs(run + ".new")  # what a SIGKILL during an --overwrite's first epoch leaves
+    open(os.path.join(run + ".new", "config.json"), "w").write("{}")
+    r = runner.invoke(cli, ["train", "--out", run, "--resume", "--epochs", "3"])
+    assert r.exit_code == 0, r.output
+    assert not os.path.exists(run + ".new")
+
+
+@pytest.mark.parametrize("option,blamed", [(["--lr", "1e30"], "lower --lr"),
+                                           (["--reg", "1e38"], "--reg 1e+38"),
+                                           (["--loss", "ssm", "--loss-opt", "tau=1e-38"], "tau")])
+def test_a_diverging_run_says_what_was_kept_and_what_to_change(runner, data_dir, tmp_path,
+                                                               option, blamed):
+    run = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST, *option])
+    line = one_line_error(r, code=1)
+    assert "no epoch had completed, so no model was kept" in line and blamed in line, line
+    assert not os.path.exists(run)  # a failed start leaves nothing behind

@@ -80,3 +80,50 @@ def test_export_formats_refuse_bad_names(run, tmp_path):
     assert "needs OUTPUT ending in .npy" in one_line_error(r)
     r = CliRunner().invoke(cli, ["recommend", "--user", "1"])
     assert "give a CHECKPOINT or --index" in one_line_error(r)
+
+
+def test_recommend_index_refuses_files_that_were_not_exported_together(run, tmp_path):
+    pytest.importorskip("faiss")
+    import shutil
+
+    a, b = str(tmp_path / "a.faiss"), str(tmp_path / "b.faiss")
+    for path, kind in ((a, "flat"), (b, "hnsw")):
+        r = CliRunner().invoke(cli, ["export", run, path, "--index-type", kind, "--device",
+                                     "cpu"])
+        assert r.exit_code == 0, r.output
+    mixed = str(tmp_path / "mixed.faiss")
+    shutil.copy(b, mixed)  # another export's index beside this export's ids
+    shutil.copy(a + ".npz", mixed + ".npz")
+    cases = {"mixed": mixed}
+    trunc = str(tmp_path / "trunc.faiss")  # a cut index
+    open(trunc, "wb").write(open(a, "rb").read()[:100])
+    shutil.copy(a + ".npz", trunc + ".npz")
+    cases["truncated"] = trunc
+    junk = str(tmp_path / "junk.faiss")  # random bytes beside a good index
+    shutil.copy(a, junk)
+    open(junk + ".npz", "wb").write(np.random.default_rng(0).bytes(500))
+    cases["junk ids"] = junk
+    partial = str(tmp_path / "partial.faiss")  # an npz missing the id maps
+    shutil.copy(a, partial)
+    side = dict(np.load(a + ".npz"))
+    del side["item_ids"]
+    np.savez(partial + ".npz", **side)
+    os.replace(partial + ".npz.npz", partial + ".npz") if os.path.exists(
+        partial + ".npz.npz") else None
+    cases["missing ids"] = partial
+    old = str(tmp_path / "old.faiss")  # an export without a fingerprint
+    shutil.copy(a, old)
+    side = dict(np.load(a + ".npz"))
+    side["meta"] = np.array('{"cosine": false, "index_type": "flat", "max_norm": 0.0}')
+    with open(old + ".npz", "wb") as f:
+        np.savez(f, **side)
+    cases["no fingerprint"] = old
+    folder = str(tmp_path / "dir.faiss")
+    os.makedirs(folder)
+    cases["a folder"] = folder
+    for what, path in cases.items():
+        r = CliRunner().invoke(cli, ["recommend", "--index", path, "--user", "103"])
+        line = one_line_error(r)
+        assert r.exit_code == 2 and "bug" not in line, (what, r.output)
+    assert "not exported together" in one_line_error(CliRunner().invoke(
+        cli, ["recommend", "--index", mixed, "--user", "103"]))

@@ -9,6 +9,7 @@ from typing import Callable, Dict, Optional, Sequence
 import torch
 
 from gnnrec.checkpoint import save_checkpoint
+from gnnrec.outputs import writing
 from gnnrec.train.trainer import Callback, TrainingStopped
 
 
@@ -232,15 +233,19 @@ def read_log(path: str):
     r"""``(records, torn)``: the JSON records of a ``log.jsonl`` and the
     number of unreadable lines (a line cut by a kill is not an error)."""
     records, torn = [], 0
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         return records, torn
-    with open(path) as f:
-        for line in f:
-            if not line.strip():
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                record = None
+            if isinstance(record, dict) and isinstance(record.get("epoch", 0), int):
+                records.append(record)
+            else:  # cut by a kill, or not a log line at all
                 torn += 1
     return records, torn
 
@@ -278,7 +283,7 @@ class JsonLines(Callback):
     def on_epoch_end(self, trainer, epoch, logs):
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v)
                  for k, v in logs.items()}
-        with open(self.path, "a") as f:
+        with writing(self.path), open(self.path, "a") as f:
             f.write(json.dumps(clean) + "\n")
 
 
