@@ -541,15 +541,20 @@ def _train(session, spec, folder, dev, resume, refit, progress, ctx):
     from gnnrec.run import RunWriteFailed, train_and_refit, train_run
 
     run_dir = getattr(folder, "final", folder)
+    clean = False
     try:
         dataset = load(session, spec.data, spec.protocol)
         if ctx:
             ddp.init(ctx, dev)
         if refit:
-            return train_and_refit(spec, dataset, folder, device=dev, resume=resume,
-                                   progress=session.progress(progress), echo=session.echo)
-        return train_run(spec, dataset, folder, device=dev, resume=resume,
-                         progress=session.progress(progress), echo=session.echo, dist=ctx)
+            results = train_and_refit(spec, dataset, folder, device=dev, resume=resume,
+                                      progress=session.progress(progress), echo=session.echo)
+        else:
+            results = train_run(spec, dataset, folder, device=dev, resume=resume,
+                                progress=session.progress(progress), echo=session.echo,
+                                dist=ctx)
+        clean = True
+        return results
     except KeyboardInterrupt:
         if getattr(folder, "staged", False):
             click.echo(f"\ninterrupted before the new run's first epoch: {run_dir} still holds "
@@ -561,13 +566,20 @@ def _train(session, spec, folder, dev, resume, refit, progress, ctx):
     except RunWriteFailed as e:
         raise GnnrecError(f"{e}; free space and resume with: gnnrec train --out {e.run_dir} "
                           "--resume") from None
+    except RuntimeError as e:
+        if ctx and ddp.peer_lost(e):
+            raise GnnrecError(f"process {ctx.rank}: another process of this torchrun job "
+                              f"stopped; {run_dir} is intact up to its last complete epoch and "
+                              "resumes on any number of processes, one included: gnnrec train "
+                              f"--out {run_dir} --resume") from None
+        raise
     except BaseException:
         if not isinstance(folder, str) and not folder.begun:
             folder.abort()  # refused before anything was written: leave no folder behind
         raise
     finally:
         if ctx:
-            ddp.close()
+            ddp.close(clean)
 
 
 # --------------------------------------------------------------------------- tune

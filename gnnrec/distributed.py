@@ -77,12 +77,19 @@ def init(ctx: DistContext, device: torch.device) -> None:
         dist.init_process_group(backend)
 
 
-def close() -> None:
+def close(clean: bool = True) -> None:
+    r"""Leaves the job: after a barrier when this process ended cleanly;
+    without one after a failure (a lost peer would fail it again)."""
     import torch.distributed as dist
 
     if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+        if clean:
+            dist.barrier()
+        try:
+            dist.destroy_process_group()
+        except RuntimeError:
+            if clean:
+                raise
 
 
 class ShardedBatches:
@@ -130,3 +137,16 @@ def distribute(trainer, ctx: DistContext) -> None:
     if len(trainer.batches.inner) and trainer.batches.inner.batch_size < ctx.world:
         raise GnnrecError(f"a batch of {trainer.batches.inner.batch_size} leaves some of the "
                           f"{ctx.world} processes no rows; raise --batch-size")
+
+
+#: what gloo / NCCL say when another process of the job is gone
+PEER_LOST = ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
+             "NCCL communicator was aborted", "ProcessGroupNCCL", "remote process exited",
+             "Socket Timeout", "Connection refused")
+
+
+def peer_lost(error: BaseException) -> bool:
+    r"""Whether ``error`` is a collective failing because another process of
+    the job died (a kill, an out-of-memory), rather than a fault here."""
+    text = f"{type(error).__name__}: {error}"
+    return isinstance(error, RuntimeError) and any(p in text for p in PEER_LOST)

@@ -198,3 +198,40 @@ def test_shards_are_disjoint_and_cover_each_batch(world, rank):
         got = torch.cat(union[b], 1)
         key = lambda t: sorted(zip(t[0].tolist(), t[1].tolist()))  # noqa: E731
         assert key(got) == key(torch.stack([u, i]))
+
+
+def test_a_killed_process_leaves_a_run_that_resumes_on_one(tmp_path):
+    import signal
+    import time
+
+    data = make_data(str(tmp_path / "d"))[0]
+    out = str(tmp_path / "run")
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                            "-m", "gnnrec", "train", "--dataset", data, "--out", out,
+                            "--epochs", "5000", "--dim", "8", "--layers", "1", "--batch-size",
+                            "16", "--device", "cpu", "--no-progress", "--patience", "0"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 120
+    while not os.path.exists(os.path.join(out, "log.jsonl")):
+        assert job.poll() is None and time.time() < end, job.communicate()
+        time.sleep(0.1)
+    children = subprocess.run(["pgrep", "-P", str(job.pid)], capture_output=True,
+                              text=True).stdout.split()
+    ranks = {}
+    for pid in children:
+        environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        rank = [e for e in environ if e.startswith(b"RANK=")]
+        if rank:
+            ranks[int(rank[0][5:])] = int(pid)
+    os.kill(ranks[1], signal.SIGKILL)
+    _, err = job.communicate(timeout=300)
+    assert job.returncode != 0
+    ours = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert ours and "bug in gnnrec" not in err, err
+    assert "another process of this torchrun job stopped" in ours[0]
+    assert f"gnnrec train --out {out} --resume" in ours[0]
+    done = max(json.loads(x)["epoch"] for x in open(os.path.join(out, "log.jsonl")))
+    r = CliRunner().invoke(cli, ["train", "--out", out, "--resume", "--epochs", str(done + 1),
+                                 "--device", "cpu", "--no-progress"])
+    assert r.exit_code == 0, r.output

@@ -119,3 +119,32 @@ def test_trials_zero_and_a_study_made_for_other_options(data_dir, tmp_path):
     r = CliRunner().invoke(cli, ["tune", "--dataset", data_dir, "--out", out, *TUNE,
                                  "--trials", "2", "--loss", "softbpr"])
     assert "made for another model, sampler, loss or options" in one_line_error(r)
+
+
+def test_ctrl_c_during_a_search_is_one_line_and_the_search_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_cli import make_data
+
+    data = make_data(str(tmp_path / "d"))[0]
+    out = str(tmp_path / "study")
+    env = {**os.environ, "PYTHONPATH": os.path.join(os.path.dirname(__file__), ".."),
+           "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "gnnrec.cli", "tune", "--dataset", data, "--out", out,
+            "--space", "trainer.lr=0.001,0.002", "--search", "grid", "--trials", "2",
+            "--dim", "8", "--layers", "1", "--batch-size", "16", "--device", "cpu"]
+    proc = subprocess.Popen(args + ["--epochs", "5000"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = os.path.join(out, "trial-0000", "log.jsonl")
+    end = time.time() + 120
+    while not os.path.exists(log):
+        assert proc.poll() is None and time.time() < end, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith(("dataset", "  note"))]
+    assert lines == [f"interrupted: the study in {out} resumes with the same command"], err
