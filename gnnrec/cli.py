@@ -141,6 +141,7 @@ def in_batch_names() -> str:
 # --------------------------------------------------------------------------- data options
 
 def dataset_options(f):
+    from gnnrec.data.formats import READERS
     from gnnrec.data.loading import FORMATS, SPLITS, DataSpec
 
     d = lambda name: default_of(DataSpec, name)  # noqa: E731
@@ -152,7 +153,10 @@ def dataset_options(f):
                           "$GNNREC_DATA, default ~/.cache/gnnrec). Default: the bundled "
                           "10-core Gowalla sample."),
         click.option("--format", "format", type=click.Choice(FORMATS), default=None,
-                     help=f"Input format; auto guesses from the path. [default: {d('format')}]"),
+                     help="Input format; auto tells it from the name and the first lines "
+                          "(and says what it found). " + "; ".join(
+                              f"{n}: {c.summary}" for n, c in READERS.items())
+                          + f". [default: {d('format')}]"),
         click.option("--split", type=click.Choice(SPLITS), default=None,
                      help="given: the files' train/test; random: per-user random; temporal: "
                           "latest share of each user; loo: temporal leave-one-out; "
@@ -174,12 +178,19 @@ def dataset_options(f):
         click.option("--min-rating", type=float, default=None,
                      help="Keep only ratings >= this as positives (MovieLens/CSV)."),
         click.option("--user-col", default=None,
-                     help=f"CSV user column. [default: {d('user_col')}]"),
+                     help="CSV user column. [default: found by name: user, user_id, userId, "
+                          "...]"),
         click.option("--item-col", default=None,
-                     help=f"CSV item column. [default: {d('item_col')}]"),
-        click.option("--rating-col", default=None, help="CSV rating column (optional)."),
+                     help="CSV item column. [default: found by name: item, item_id, movieId, "
+                          "...]"),
+        click.option("--rating-col", default=None,
+                     help="CSV rating column. [default: found by name (rating, score, ...) "
+                          "when present]"),
         click.option("--time-col", default=None,
-                     help="CSV timestamp column (numeric; needed by temporal splits)."),
+                     help="CSV timestamp column (numeric; needed by temporal splits). "
+                          "[default: found by name (timestamp, time, ...) when present]"),
+        click.option("--data-opt", "data_opt", multiple=True, metavar="KEY=VALUE",
+                     help="Another option of the format's reader, repeatable."),
         click.option("--data-seed", "data_seed", type=int, default=None,
                      help=f"Seed of random splits. [default: {d('seed')}]"),
     ]
@@ -189,13 +200,20 @@ def dataset_options(f):
 
 
 DATA_KEYS = ("path", "format", "split", "test_frac", "val_frac", "val_carve", "k_core",
-             "min_rating", "user_col", "item_col", "rating_col", "time_col", "data_seed")
+             "min_rating", "user_col", "item_col", "rating_col", "time_col", "data_seed",
+             "data_opt")
 
 
 def data_changes(kwargs: Dict) -> Dict:
     """The data options given on the command line, as DataSpec fields."""
     given = {k: kwargs.pop(k) for k in DATA_KEYS}
     given["seed"] = given.pop("data_seed")
+    pairs = given.pop("data_opt") or ()
+    bad = [p for p in pairs if "=" not in p]
+    if bad:
+        raise GnnrecError(f"--data-opt {bad[0]!r}: expected KEY=VALUE")
+    if pairs:
+        given["options"] = dict(p.split("=", 1) for p in pairs)
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -991,7 +1009,7 @@ def _data(session, spec, as_json, save, overwrite):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed.")
 @click.option("--out", "out", type=click.Path(), required=True,
               help="The CSV to write (user,item,timestamp); train on it with --dataset FILE "
-                   "--time-col timestamp.")
+                   "(its columns, timestamps included, are found by name).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.pass_obj
 def synth(session, users, items, interactions, item_exponent, user_exponent, concentration,

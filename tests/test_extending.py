@@ -1,5 +1,6 @@
-"""A new loss or sampler is one new class plus its registry line: nothing in
-the CLI, the spec, the trainer or the checkpoint code changes."""
+"""A new loss, sampler or data format is one new class plus its registry
+line: nothing in the CLI, the spec, the trainer or the checkpoint code
+changes."""
 import json
 import os
 
@@ -113,3 +114,49 @@ def test_new_components_bench(registered, tmp_path):
     res = json.loads(r.output[r.output.index("{\n"):])["results"]
     assert {(x["sampler"], x["loss"]) for x in res} == {
         ("rns", "hinge"), ("popular", "hinge"), ("in-batch", "inbatchhinge")}
+
+
+def test_a_new_reader_is_one_class_and_one_registry_line(tmp_path, monkeypatch):
+    import numpy as np
+
+    from gnnrec.data.formats import READERS, Reader
+
+    class Events(Reader):
+        r"""A test-only format: one JSON object a line, ``{"who": .., "what": ..}``.
+
+        Args:
+            who (str, optional): the user key. (default: :obj:`"who"`)
+        """
+        name = "events"
+        summary = "JSON objects, one a line"
+
+        def __init__(self, who: str = "who"):
+            self.who = who
+
+        @classmethod
+        def recognise(cls, path, head):
+            return 99 if head.startswith("{") else 0
+
+        def read(self, path, progress):
+            rows = [json.loads(line) for line in open(path) if line.strip()]
+            return {"user": np.array([str(r[self.who]) for r in rows]),
+                    "item": np.array([str(r["what"]) for r in rows])}
+
+        def describe(self):
+            return f"users under {self.who!r}"
+
+    monkeypatch.setitem(READERS, "events", Events)  # the one registry line
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"by": f"u{u}", "what": f"i{(u * 7 + k) % 30}"}) + "\n"
+                            for u in range(12) for k in range(5)))
+    runner = CliRunner()
+    out = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", str(path), "--data-opt", "who=by", "--out", out,
+                            *FAST])
+    assert r.exit_code == 0, r.output
+    assert "events (detected): users under 'by'" in r.output
+    ds = gnnrec.data.load_dataset(gnnrec.data.DataSpec(path=str(path), format="events",
+                                                       options={"who": "by"}))
+    assert ds.num_users == 12
+    r = runner.invoke(cli, ["data", "--dataset", str(path), "--data-opt", "whom=by"])
+    assert r.exit_code == 2 and "whom" in r.output and "--data-opt" in r.output

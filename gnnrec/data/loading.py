@@ -2,19 +2,19 @@
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from gnnrec.data import readers, splits
+from gnnrec.data import formats, splits
 from gnnrec.data.dataset import RecDataset, from_interactions
 from gnnrec.data.filters import k_core
 from gnnrec.data.interactions import Interactions
 from gnnrec.errors import GnnrecError, option_error
 
-FORMATS = ("auto", "lightgcn", "movielens", "csv")
+FORMATS = ("auto",) + tuple(formats.READERS)
 SPLITS = ("auto", "given", "random", "temporal", "loo", "popbalanced")
 BUNDLED = "gowalla-sample"
 
@@ -65,7 +65,11 @@ class DataSpec:
             until stable; ``0`` keeps everything. (default: :obj:`0`)
         min_rating (float, optional): keep ratings ``>=`` this as positives.
             (default: :obj:`None`)
-        user_col, item_col, rating_col, time_col (str): CSV column names.
+        user_col, item_col, rating_col, time_col (str, optional): CSV column
+            names; ``None`` finds them by their usual names
+            (:class:`~gnnrec.data.formats.Tabular`). (default: :obj:`None`)
+        options (dict): more options of the format's reader
+            (``--data-opt KEY=VALUE``). (default: :obj:`{}`)
         seed (int): seed of the random splits. (default: :obj:`0`)
         refit (bool): put the validation interactions back into training
             after splitting, leaving test as it is: the data of a refit
@@ -81,20 +85,23 @@ class DataSpec:
     val_carve: bool = False
     k_core: int = 0
     min_rating: Optional[float] = None
-    user_col: str = "user"
-    item_col: str = "item"
+    user_col: Optional[str] = None
+    item_col: Optional[str] = None
     rating_col: Optional[str] = None
     time_col: Optional[str] = None
     seed: int = 0
+    options: Dict[str, Any] = field(default_factory=dict)
     refit: bool = False
 
     def __post_init__(self):
-        if self.format not in FORMATS:
-            raise option_error("format", f"{self.format!r} is unknown; choose from "
-                                         f"{', '.join(FORMATS)}")
+        if self.format != "auto" and self.format not in formats.READERS:
+            raise option_error("format", f"{self.format!r} is unknown; choose from auto, "
+                                         f"{', '.join(formats.READERS)}")
         if self.split not in SPLITS:
             raise option_error("split", f"{self.split!r} is unknown; choose from "
                                         f"{', '.join(SPLITS)}")
+        if not isinstance(self.options, dict):
+            raise option_error("options", f"must be a mapping, got {self.options!r}")
         for name in ("k_core", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -133,61 +140,31 @@ def input_files(spec: DataSpec) -> List[str]:
     return [path]
 
 
-def _guess_format(path: str) -> str:
-    if os.path.isdir(path):
-        return "lightgcn"
-    name = os.path.basename(path).lower()
-    if name.endswith((".csv", ".tsv")):
-        return "csv"
-    if name in ("ratings.dat", "u.data") or name.endswith(".dat"):
-        return "movielens"
-    if not os.path.exists(path):
-        raise GnnrecError(f"{path}: no such file or directory")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
-    return "movielens" if "::" in first else "lightgcn"
-
-
 def _read(spec: DataSpec, echo=None):
     """Reads the source into an Interactions table (fold set when the source
-    fixes one) and a display name."""
+    fixes one), a display name, the path and a note of what was detected."""
     from gnnrec.data.download import KNOWN, fetch
 
     path = spec.path if spec.path is not None else str(bundled_path())
     if path in KNOWN:
         path = str(fetch(path, echo=echo or (lambda m: None)))
-    fmt = spec.format if spec.format != "auto" else _guess_format(path)
+    if not os.path.exists(path):
+        raise GnnrecError(f"{path}: no such file or directory")
     name = os.path.basename(path.rstrip("/")) or path
-    if fmt == "lightgcn":
-        if os.path.isdir(path):
-            train_file = os.path.join(path, "train.txt")
-            if not os.path.exists(train_file):
-                raise GnnrecError(f"{path}: a LightGCN folder needs train.txt")
-            parts = [(train_file, Interactions.TRAIN)]
-            for fname, fold in (("val.txt", Interactions.VAL), ("test.txt", Interactions.TEST)):
-                if os.path.exists(os.path.join(path, fname)):
-                    parts.append((os.path.join(path, fname), fold))
-        else:
-            parts = [(path, Interactions.TRAIN)]
-        users, items, folds = [], [], []
-        for file, fold in parts:
-            got = readers.read_lightgcn(file)
-            users.append(got["user"])
-            items.append(got["item"])
-            folds.append(np.full(len(got["user"]), fold, np.int8))
-        given = len(parts) > 1
-        inter = Interactions.from_raw(np.concatenate(users), np.concatenate(items),
-                                      fold=np.concatenate(folds) if given else None)
-        return inter, name, path
-    if fmt == "movielens":
-        got = readers.read_movielens(path, spec.min_rating)
-    elif fmt == "csv":
-        got = readers.read_csv(path, spec.user_col, spec.item_col, spec.rating_col,
-                               spec.time_col, spec.min_rating)
-    else:  # pragma: no cover - DataSpec validates
-        raise GnnrecError(f"unknown format {fmt!r}")
-    inter = Interactions.from_raw(got["user"], got["item"], timestamp=got.get("timestamp"))
-    return inter, name, path
+    options = {"user_col": spec.user_col, "item_col": spec.item_col,
+               "rating_col": spec.rating_col, "time_col": spec.time_col,
+               "min_rating": spec.min_rating, **spec.options}
+    fmt = spec.format if spec.format != "auto" else formats.detect(path)
+    if fmt != "csv":  # the CSV defaults of run specs written before detection
+        for key, old in (("user_col", "user"), ("item_col", "item")):
+            if options.get(key) == old:
+                options[key] = None
+    got, _, note = formats.read(path, fmt, options, echo)
+    if spec.format == "auto" and note is not None:
+        note = note.replace(f"{fmt}", f"{fmt} (detected)", 1)
+    inter = Interactions.from_raw(got["user"], got["item"], timestamp=got.get("timestamp"),
+                                  fold=got.get("fold"))
+    return inter, name, path, note
 
 
 def _users_without(inter: Interactions, fold: np.ndarray, which: int) -> int:
@@ -210,10 +187,10 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
         train = ds.to_hetero("train")
     """
     spec = spec if spec is not None else DataSpec(**kwargs)
-    inter, name, path = _read(spec, echo)
+    inter, name, path, read_note = _read(spec, echo)
     if len(inter) == 0:
         raise GnnrecError(f"{path}: no interactions")
-    notes = []
+    notes = [read_note] if read_note and not os.path.isdir(path) else []
     if inter.duplicates:
         notes.append(f"{inter.duplicates} repeated (user, item) interaction(s) dropped, the "
                      "earliest (or first read) kept")

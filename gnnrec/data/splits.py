@@ -30,6 +30,41 @@ def _rank_within_user(user: np.ndarray, order: np.ndarray, num_users: int):
     return rank, counts[user]
 
 
+def _counts_of_rows(user: np.ndarray, num_users: int, test: float, val: float):
+    """:func:`_counts` per user, then per row (cheaper than per row)."""
+    n_test, n_val = _counts(np.bincount(user, minlength=num_users), test, val)
+    return n_test[user], n_val[user]
+
+
+def _by_user_then_key(user: np.ndarray, key: np.ndarray) -> np.ndarray:
+    r"""``np.lexsort((key, user))`` (rows by user, then by ``key``, then by
+    position), for ``key`` drawn by :meth:`numpy.random.Generator.random`
+    (multiples of :math:`2^{-53}`): one argsort of a 64-bit composite of the
+    user and the key's leading bits, and the rare runs of equal composites
+    ordered by the whole key. Several times faster than two stable sorts on
+    tens of millions of rows; the same order."""
+    if len(user) == 0:
+        return np.zeros(0, np.int64)
+    ubits = int(user.max()).bit_length()
+    kbits = min(53, 64 - ubits)
+    if kbits < 24:
+        return np.lexsort((key, user))
+    kint = (key * 2.0 ** 53).astype(np.uint64)
+    comp = (user.astype(np.uint64) << np.uint64(kbits)) | (kint >> np.uint64(53 - kbits))
+    del kint
+    order = np.argsort(comp)
+    comp = comp[order]
+    ties = np.flatnonzero(comp[1:] == comp[:-1])
+    del comp
+    if len(ties):
+        starts = ties[np.r_[True, ties[1:] != ties[:-1] + 1]]
+        ends = ties[np.r_[ties[1:] != ties[:-1] + 1, True]] + 2
+        for a, b in zip(starts, ends):  # expected ~0 runs: a tie needs 2^-kbits luck
+            run = np.sort(order[a:b])
+            order[a:b] = run[np.lexsort((run, key[run]))]
+    return order
+
+
 def _counts(n: np.ndarray, test: float, val: float):
     n_test = np.minimum(np.floor(n * test + 0.5).astype(np.int64), n - 1)
     n_val = np.minimum(np.floor(n * val + 0.5).astype(np.int64), n - 1 - n_test)
@@ -61,9 +96,10 @@ def random_split(inter: Interactions, test: float = 0.2, val: float = 0.0,
     if test + val >= 1.0:
         raise GnnrecError(f"test + validation fractions must be < 1, got {test + val}")
     key = np.random.default_rng(seed).random(len(inter))
-    order = np.lexsort((key, inter.user))
+    order = _by_user_then_key(inter.user, key)
+    del key
     rank, n = _rank_within_user(inter.user, order, inter.num_users)
-    n_test, n_val = _counts(n, test, val)
+    n_test, n_val = _counts_of_rows(inter.user, inter.num_users, test, val)
     return _assign_last(rank, n, n_test, n_val)
 
 
@@ -91,7 +127,7 @@ def temporal_split(inter: Interactions, test: float = 0.2, val: float = 0.0) -> 
     _check_fraction("validation fraction", val)
     order = _time_order(inter, "temporal")
     rank, n = _rank_within_user(inter.user, order, inter.num_users)
-    n_test, n_val = _counts(n, test, val)
+    n_test, n_val = _counts_of_rows(inter.user, inter.num_users, test, val)
     return _assign_last(rank, n, n_test, n_val)
 
 

@@ -4,10 +4,16 @@ import numpy as np
 import pytest
 
 from gnnrec.data import load_dataset
-from gnnrec.data.readers import read_csv, read_lightgcn, read_movielens
+from gnnrec.data.formats import Progress, Tabular
+from gnnrec.data.formats.lightgcn import read_lightgcn
+from gnnrec.data.formats.movielens import read_movielens
 from gnnrec.data.writers import write_lightgcn
 from gnnrec.errors import GnnrecError
 from tests.conftest import write_lightgcn_files
+
+
+def read_csv(path, **options):
+    return Tabular(**options).read(path, Progress())
 
 
 def test_lightgcn_reads_lines_and_empty_user_lines(tmp_path):

@@ -175,5 +175,35 @@ def test_leave_one_out_drops_users_with_too_few_interactions_with_a_count(tmp_pa
     assert len(test[0]) == 3  # one (the latest) test item per remaining user
     ds = load_dataset(DataSpec(path=str(path), split="loo", val_frac=0, time_col="timestamp"))
     assert ds.num_users == 4 and any("1 user(s) with fewer than 2" in n for n in ds.notes)
+    found = load_dataset(DataSpec(path=str(path), split="loo", val_frac=0))  # found by name
+    assert np.array_equal(found.edges("test"), ds.edges("test"))
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
     with pytest.raises(splits.NeedsTimestamps):
-        load_dataset(DataSpec(path=str(path), split="loo"))  # the time column not named
+        load_dataset(DataSpec(path=str(bare), split="loo"))  # no time column at all
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_fast_split_order_is_lexsorts_even_with_tied_keys(seed):
+    from gnnrec.data.splits import _by_user_then_key
+
+    rng = np.random.default_rng(seed)
+    user = rng.integers(0, 300, 5000)
+    key = rng.random(5000)
+    key[rng.integers(0, 5000, 800)] = key[0]  # many exact ties
+    assert np.array_equal(_by_user_then_key(user, key), np.lexsort((key, user)))
+    big = rng.integers(0, 2 ** 40, 300)  # too many user bits for the composite: lexsort
+    assert np.array_equal(_by_user_then_key(big, key[:300]), np.lexsort((key[:300], big)))
+
+
+def test_fast_id_maps_and_duplicate_checks_equal_numpys():
+    from gnnrec.data.interactions import _distinct, _unique_inverse
+
+    rng = np.random.default_rng(0)
+    for raw in (rng.integers(0, 50, 400), rng.integers(10 ** 12, 10 ** 12 + 9, 40),
+                np.array(["b", "a", "b"]), np.array([5, 5, 3], np.int32)):
+        ids, inv = _unique_inverse(raw)
+        want_ids, want_inv = np.unique(raw, return_inverse=True)
+        assert np.array_equal(ids, want_ids) and np.array_equal(inv, want_inv.ravel())
+    assert _distinct(np.array([1, 4, 9])) and _distinct(np.array([9, 1, 4]))
+    assert not _distinct(np.array([9, 1, 9])) and not _distinct(np.array([1, 1]))
