@@ -972,7 +972,7 @@ def _data(session, spec, as_json, save, overwrite):
     from gnnrec.data.loading import input_files, load_dataset
     from gnnrec.data.writers import write_lightgcn
 
-    ds = load_dataset(spec)
+    ds = load_dataset(spec, echo=session.echo)
     st = ds.stats()
     if as_json:
         click.echo(json.dumps(st, indent=2))

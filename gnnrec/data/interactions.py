@@ -141,7 +141,8 @@ class Interactions:
             items = IdMap(ids)
         else:
             item = items.index_of(raw_item, "item")
-        out = cls(user.astype(np.int64).ravel(), item.astype(np.int64).ravel(), users, items,
+        out = cls(user.astype(np.int64, copy=False).ravel(),
+                  item.astype(np.int64, copy=False).ravel(), users, items,
                   None if timestamp is None else np.asarray(timestamp, np.float64),
                   None if fold is None else np.asarray(fold, np.int8))
         kept = out.deduplicate()
@@ -194,9 +195,9 @@ def _unique_inverse(raw: np.ndarray):
             present = np.zeros(high + 1, bool)
             present[raw] = True
             index = np.cumsum(present) - 1
-            return np.flatnonzero(present).astype(raw.dtype), index[raw]
+            return np.flatnonzero(present), index[raw]
     ids, inverse = np.unique(raw, return_inverse=True)
-    return ids, inverse.ravel()
+    return (ids.astype(np.int64) if ids.dtype.kind in "iu" else ids), inverse.ravel()
 
 
 def _distinct(key: np.ndarray) -> bool:

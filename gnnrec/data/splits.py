@@ -22,41 +22,60 @@ def _check_fraction(name: str, value: float) -> None:
 
 
 def _rank_within_user(user: np.ndarray, order: np.ndarray, num_users: int):
-    """Position of each row inside its user's block of ``order``."""
+    """Position of each row inside its user's block of ``order`` (and each
+    row's user's count), in as few row-sized buffers as it takes."""
     counts = np.bincount(user, minlength=num_users)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank = np.empty(len(user), np.int64)
-    rank[order] = np.arange(len(user)) - start[user[order]]
-    return rank, counts[user]
+    small = np.int32 if len(user) < 2 ** 31 else np.int64
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(small)
+    shift = start[user[order]]  # the block start of each position of order
+    pos = np.arange(len(user), dtype=small)
+    pos -= shift
+    rank = shift  # its buffer, reused
+    rank[order] = pos
+    del pos
+    return rank, counts.astype(small)[user]
 
 
 def _counts_of_rows(user: np.ndarray, num_users: int, test: float, val: float):
     """:func:`_counts` per user, then per row (cheaper than per row)."""
     n_test, n_val = _counts(np.bincount(user, minlength=num_users), test, val)
-    return n_test[user], n_val[user]
+    small = np.int32 if len(user) < 2 ** 31 else np.int64
+    return n_test.astype(small)[user], n_val.astype(small)[user]
 
 
-def _by_user_then_key(user: np.ndarray, key: np.ndarray) -> np.ndarray:
+def _by_user_then_key(user: np.ndarray, keys) -> np.ndarray:
     r"""``np.lexsort((key, user))`` (rows by user, then by ``key``, then by
     position), for ``key`` drawn by :meth:`numpy.random.Generator.random`
     (multiples of :math:`2^{-53}`): one argsort of a 64-bit composite of the
     user and the key's leading bits, and the rare runs of equal composites
     ordered by the whole key. Several times faster than two stable sorts on
-    tens of millions of rows; the same order."""
+    tens of millions of rows; the same order.
+
+    Args:
+        keys (array or callable): the keys, or a function drawing them (called
+            again only if a tie needs them: the keys are then not held while
+            sorting).
+    """
+    draw = keys if callable(keys) else (lambda: keys)
     if len(user) == 0:
         return np.zeros(0, np.int64)
     ubits = int(user.max()).bit_length()
     kbits = min(53, 64 - ubits)
     if kbits < 24:
-        return np.lexsort((key, user))
-    kint = (key * 2.0 ** 53).astype(np.uint64)
-    comp = (user.astype(np.uint64) << np.uint64(kbits)) | (kint >> np.uint64(53 - kbits))
-    del kint
+        return np.lexsort((draw(), user))
+    comp = draw() * 2.0 ** 53
+    comp = comp.astype(np.uint64)
+    comp >>= np.uint64(53 - kbits)
+    high = user.astype(np.uint64)
+    high <<= np.uint64(kbits)
+    comp |= high
+    del high
     order = np.argsort(comp)
     comp = comp[order]
     ties = np.flatnonzero(comp[1:] == comp[:-1])
     del comp
     if len(ties):
+        key = draw()
         starts = ties[np.r_[True, ties[1:] != ties[:-1] + 1]]
         ends = ties[np.r_[ties[1:] != ties[:-1] + 1, True]] + 2
         for a, b in zip(starts, ends):  # expected ~0 runs: a tie needs 2^-kbits luck
@@ -95,10 +114,9 @@ def random_split(inter: Interactions, test: float = 0.2, val: float = 0.0,
     _check_fraction("validation fraction", val)
     if test + val >= 1.0:
         raise GnnrecError(f"test + validation fractions must be < 1, got {test + val}")
-    key = np.random.default_rng(seed).random(len(inter))
-    order = _by_user_then_key(inter.user, key)
-    del key
+    order = _by_user_then_key(inter.user, lambda: np.random.default_rng(seed).random(len(inter)))
     rank, n = _rank_within_user(inter.user, order, inter.num_users)
+    del order
     n_test, n_val = _counts_of_rows(inter.user, inter.num_users, test, val)
     return _assign_last(rank, n, n_test, n_val)
 

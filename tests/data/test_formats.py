@@ -131,3 +131,18 @@ def test_an_option_for_another_format_names_its_flag(tmp_path):
     with pytest.raises(GnnrecError, match="user_col does not apply to the lightgcn format"):
         load_dataset(DataSpec(path=str(path), user_col="who"))
     assert set(READERS) >= {"lightgcn", "movielens", "csv"}
+
+
+def test_a_long_read_reports_progress(tmp_path, monkeypatch):
+    from gnnrec.data.formats import Progress
+
+    path = tmp_path / "t.txt"
+    path.write_text("".join(f"{u} {u + 1} {u + 2}\n" for u in range(2000)))
+    monkeypatch.setattr(lightgcn, "CHUNK", 512)
+    said = []
+    read_lightgcn(str(path), Progress(said.append, after=0.0, every=0.0))
+    assert len(said) > 5 and said[0].startswith("reading t.txt: ")
+    assert said[-1].startswith("read t.txt in")
+    quiet = []
+    read_lightgcn(str(path), Progress(quiet.append))  # a short read says nothing
+    assert quiet == []

@@ -97,7 +97,7 @@ class Progress:
                  every: float = 5.0):
         self.echo, self.after, self.every = echo, after, every
         self.start = time.perf_counter()
-        self.last = self.start
+        self.last = self.start - every  # the first line comes after ``after`` seconds
         self.spoke = False
 
     def __call__(self, what: str, done: int, total: int) -> None:

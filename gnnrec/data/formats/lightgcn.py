@@ -134,6 +134,8 @@ def _parse_fast(data: bytes):
     first[1:] = token_line[1:] != token_line[:-1]
     heads = np.flatnonzero(first)
     per_line = np.diff(np.append(heads, len(values)))
+    if values.max() < 2 ** 31:  # half the memory for the usual ids
+        values = values.astype(np.int32)
     listed = values[heads]
     return np.repeat(listed, per_line - 1), values[~first], listed
 
