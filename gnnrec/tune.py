@@ -253,8 +253,9 @@ def grid_size(dims: List[Dimension]) -> int:
 
 def open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup, echo):
     r"""The study in ``out/study.db``, made for this spec, data and space.
-    One made for others is refused, unless no trial of it ever finished (a
-    start that failed): that one is replaced. Trials left running by a
+    One made for others is refused, unless none of its trials completed or
+    was pruned (a start that failed, a space that only diverged): that one
+    is replaced. Trials left running by a
     killed process are marked failed and queued again."""
     import optuna
 
@@ -273,10 +274,10 @@ def open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup, echo
     for key, label in (("dataset", "dataset"), ("spec", "model, sampler, loss or options"),
                        ("space", "search space")):
         if study.user_attrs and study.user_attrs.get(key) != marks[key]:
-            if any(_counts(t) for t in study.trials):
+            if any(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials):
                 raise GnnrecError(f"{out}: this study was made for another {label}; use "
                                   "another --out or the same options")
-            echo(f"note: {out}: replacing a study that never finished a trial")
+            echo(f"note: {out}: replacing a study none of whose trials completed")
             optuna.delete_study(study_name=STUDY, storage=storage)
             study = create()
             break

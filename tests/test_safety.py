@@ -479,3 +479,48 @@ def test_a_diverging_run_says_what_was_kept_and_what_to_change(runner, data_dir,
     line = one_line_error(r, code=1)
     assert "no epoch had completed, so no model was kept" in line and blamed in line, line
     assert not os.path.exists(run)  # a failed start leaves nothing behind
+
+
+def test_a_selection_metric_is_always_computed(runner, data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST[:1], "5",
+                            *FAST[2:], "--ks", "5", "--metric", "recall@8", "--patience", "2"])
+    assert r.exit_code == 0, r.output
+    assert "computing K=8 as well" in r.output
+    results = json.load(open(os.path.join(run, "results.json")))
+    assert results["best_val"] is not None and results["metric"] == "recall@8"
+    log = [json.loads(x) for x in open(os.path.join(run, "log.jsonl"))]
+    assert all("val/recall@8" in x for x in log) and any(x.get("is_best") for x in log)
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["evaluation"]["ks"] == [5, 8]
+    config["evaluation"]["ks"] = [5]  # the same through --config
+    path = str(tmp_path / "c.json")
+    json.dump(config, open(path, "w"))
+    r = runner.invoke(cli, ["train", "--config", path, "--out", str(tmp_path / "again"),
+                            "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert json.load(open(tmp_path / "again" / "results.json"))["best_val"] is not None
+
+
+def test_tune_refuses_a_file_as_its_folder_before_reading_data(runner, data_dir, tmp_path):
+    pytest.importorskip("optuna")
+    target = tmp_path / "taken"
+    target.write_text("mine")
+    for out in (str(target), str(target / "sub")):
+        r = runner.invoke(cli, ["tune", "--dataset", data_dir, "--out", out, "--space",
+                                "trainer.lr=0.001,0.01", "--search", "grid", "--trials", "1"])
+        line = one_line_error(r)
+        assert "is a file" in line and "dataset" not in r.output.split("Error")[0]
+    assert target.read_text() == "mine"
+
+
+def test_a_failed_tune_start_leaves_nothing_that_blocks_the_next(runner, data_dir, tmp_path):
+    pytest.importorskip("optuna")
+    out = str(tmp_path / "study")
+    args = ["tune", "--dataset", data_dir, "--out", out, "--search", "grid", "--trials", "2",
+            *FAST]
+    r = runner.invoke(cli, args + ["--space", "trainer.lr=1e30,1e31"])  # every trial diverges
+    assert "no trial completed" in one_line_error(r)
+    r = runner.invoke(cli, args + ["--space", "trainer.lr=0.001,0.01", "--metric", "recall@7"])
+    assert r.exit_code == 0, r.output
+    assert "val/recall@7" in r.output
