@@ -524,3 +524,16 @@ def test_a_failed_tune_start_leaves_nothing_that_blocks_the_next(runner, data_di
     r = runner.invoke(cli, args + ["--space", "trainer.lr=0.001,0.01", "--metric", "recall@7"])
     assert r.exit_code == 0, r.output
     assert "val/recall@7" in r.output
+
+
+def test_a_run_written_before_columns_were_found_by_name_still_resumes(runner, data_dir,
+                                                                       tmp_path):
+    run = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST]).exit_code == 0
+    config = json.load(open(os.path.join(run, "config.json")))
+    config["data"].update(user_col="user", item_col="item")  # the old fixed defaults
+    config["data"].pop("options")
+    config["data"].pop("refit")
+    json.dump(config, open(os.path.join(run, "config.json"), "w"))
+    r = runner.invoke(cli, ["train", "--out", run, "--resume", "--epochs", "3"])
+    assert r.exit_code == 0, r.output

@@ -100,6 +100,10 @@ class DataSpec:
         if self.split not in SPLITS:
             raise option_error("split", f"{self.split!r} is unknown; choose from "
                                         f"{', '.join(SPLITS)}")
+        if (self.user_col, self.item_col) == ("user", "item"):
+            # the fixed defaults of specs written before columns were found by name; the
+            # names they fixed are the first the search tries
+            self.user_col = self.item_col = None
         if not isinstance(self.options, dict):
             raise option_error("options", f"must be a mapping, got {self.options!r}")
         for name in ("k_core", "seed"):
