@@ -26,9 +26,15 @@ from gnnrec.train.trainer import Trainer
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 ENCODER_ARGS = ("num_users", "num_items")
-#: library parameter -> click parameter name, where the flag is not --<param>
-ALIASES = {"reg_weight": "reg", "embedding_dim": "dim", "every": "eval_every",
-           "num_layers": "layers", "opt": "opts"}
+#: the one map from library names to flags: a run-spec path (``section.key``) or a
+#: parameter name -> the click parameter that sets it, where that is not the name's
+#: last part (used for error messages, protocol notes and resume notes alike)
+FLAGS = {"objective.reg_weight": "reg", "reg_weight": "reg",
+         "model.embedding_dim": "dim", "embedding_dim": "dim",
+         "model.num_layers": "layers", "num_layers": "layers",
+         "evaluation.eval_every": "eval_every", "every": "eval_every",
+         "data.seed": "data_seed", "trainer.seed": "seed", "data.path": "path",
+         "data.options": "data_opt", "opt": "opts"}
 BUG_HINT = ("this is a bug in gnnrec; please report it with the command you ran "
             "(GNNREC_DEBUG=1 shows the traceback)")
 
@@ -38,21 +44,48 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
-def flag_for(command: Optional[click.Command], param: Optional[str]) -> Optional[str]:
-    r"""The command's flag for a library parameter name (``epochs`` ->
-    ``--epochs``, ``sampler options`` -> ``--sampler-opt``), or ``None``."""
-    if command is None or not param:
+def _option(command: Optional[click.Command], name: Optional[str]) -> Optional[str]:
+    """The flag of the click parameter ``name`` of ``command`` (or of its
+    subcommands), or ``None``."""
+    if command is None or not name:
         return None
-    wanted = (param, param.replace(" options", "_opt"), ALIASES.get(param))
     commands = [command] + list(getattr(command, "commands", {}).values())
     for cmd in commands:  # a group's own options first, then its subcommands'
         for p in cmd.params:
-            if isinstance(p, click.Option) and p.name in wanted:
+            if isinstance(p, click.Option) and p.name == name:
                 return max(p.opts, key=len)
     return None
 
 
+def flag_for(command: Optional[click.Command], param: Optional[str],
+             path: Optional[str] = None) -> Optional[str]:
+    r"""The command's flag for a library name: a run-spec path first
+    (``data.seed`` -> ``--data-seed``, ``model.embedding_dim`` -> ``--dim``),
+    then a parameter name (``epochs`` -> ``--epochs``, ``sampler options`` ->
+    ``--sampler-opt``), through :data:`FLAGS`; ``None`` if the command has
+    no such flag."""
+    if path:
+        flag = _option(command, FLAGS.get(path, path.rpartition(".")[2]))
+        if flag:
+            return flag
+    if not param:
+        return None
+    for name in (FLAGS.get(param), param, param.replace(" options", "_opt")):
+        flag = _option(command, name)
+        if flag:
+            return flag
+    return None
+
+
 def user_message(error: GnnrecError, command: Optional[click.Command]) -> str:
+    path = getattr(error, "path", None)
+    flag = flag_for(command, None, path) if path else None
+    if flag and error.detail:
+        option = path.rpartition(".")[2]
+        detail = error.detail
+        if error.param and error.param.endswith(" options") and detail.startswith(option):
+            detail = detail[len(option):].lstrip()  # "embedding_dim must ..." -> "must ..."
+        return f"{flag} {detail}"
     flag = flag_for(command, error.param)
     if flag and error.detail:
         return f"{flag} {error.detail}"
@@ -369,13 +402,10 @@ def spec_options(f):
     return f
 
 
-#: run-spec path of a setting -> the flag that sets it, where not --<last part>
-SETTING_FLAGS = {"objective.reg_weight": "--reg", "data.seed": "--data-seed",
-                 "data.path": "--dataset"}
-
-
 def setting_flag(path: str) -> str:
-    return SETTING_FLAGS.get(path, "--" + path.rpartition(".")[2].replace("_", "-"))
+    r"""The flag that sets a run-spec path (:data:`FLAGS`), for notes."""
+    name = FLAGS.get(path, path.rpartition(".")[2])
+    return "--dataset" if name == "path" else "--" + name.replace("_", "-")
 
 
 def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
@@ -726,7 +756,8 @@ def load_model(session, checkpoint, device):
 @click.option("--groups", is_flag=True,
               help="Also report head / mid / tail item groups (each a third of the training "
                    "interactions, most popular first).")
-@click.option("--ks", default="10,20,50", show_default=True, help="Comma-separated cut-offs.")
+@click.option("--ks", default=None,
+              help="Comma-separated cut-offs. [default: the run's own --ks]")
 @click.option("--sampled", type=int, default=None,
               help="Also rank each test item against N random items the user never had "
                    "(sampled HR/NDCG); 0 off. [default: as the run was trained]")
@@ -753,11 +784,14 @@ def evaluate(session, checkpoint, fold, groups, ks, sampled, as_json, device, **
     model = load_model(session, checkpoint, device)
     saved = model.meta.get("spec", {}).get("data") or model.meta.get("data") or {}
     data = DataSpec(**{**asdict(DataSpec(**saved)), **data_changes(data_kwargs)})
-    dataset = load_dataset(data)
+    dataset = load_dataset(data, echo=session.echo)
     model.check_dataset(dataset)
+    trained = model.meta.get("spec", {}).get("evaluation", {})
     if sampled is None:
-        sampled = model.meta.get("spec", {}).get("evaluation", {}).get("sampled", 0)
-    protocol = EvalProtocol.from_dataset(dataset, model.device, ks=parse_ks(ks), sampled=sampled)
+        sampled = trained.get("sampled", 0)
+    cutoffs = parse_ks(ks) if ks is not None else trained.get("ks")  # None: the protocol's
+    protocol = EvalProtocol.from_dataset(dataset, model.device, sampled=sampled,
+                                         **({"ks": cutoffs} if cutoffs else {}))
     score_fn = model.ranker()
     report = {"ks": protocol.ks, fold: protocol.evaluate(score_fn, fold, views=True),
               f"mostpop_{fold}": protocol.baseline(fold, views=True)}
@@ -1045,15 +1079,15 @@ def _synth(session, users, items, interactions, item_exponent, user_exponent, co
 
 # --------------------------------------------------------------------------- bench
 
-def split_names(text: str, registry, what: str):
+def split_names(text: str, registry, what: str, param: str):
+    r"""Comma-separated registry names; an unknown one names ``param``."""
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     for n in names:
         if n not in registry:
-            raise GnnrecError(f"{what}s: unknown {what} {n!r}; choose from {', '.join(registry)}",
-                              param=f"{what}s",
-                              detail=f"unknown {what} {n!r}; choose from {', '.join(registry)}")
+            detail = f"unknown {what} {n!r}; choose from {', '.join(registry)}"
+            raise GnnrecError(f"{param}: {detail}", param=param, detail=detail)
     if not names:
-        raise GnnrecError(f"{what}s: give at least one name", param=f"{what}s",
+        raise GnnrecError(f"{param}: give at least one name", param=param,
                           detail="give at least one name")
     return names
 
@@ -1141,11 +1175,11 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
         check_targets([output], overwrite)
     trainer = {"epochs": epochs} if batch_size is None else {"epochs": epochs,
                                                              "batch_size": batch_size}
-    model_names = split_names(models, MODELS, "model")
+    model_names = split_names(models, MODELS, "model", "models")
     if peer and "lightgcn" not in model_names:
         raise GnnrecError("--peer pyg times PyG's LightGCN: include lightgcn in --models")
-    specs = RunSpec.grid(model_names, split_names(samplers, SAMPLERS, "sampler"),
-                         split_names(losses, LOSSES, "loss"), options, trainer=trainer)
+    specs = RunSpec.grid(model_names, split_names(samplers, SAMPLERS, "sampler", "samplers"),
+                         split_names(losses, LOSSES, "loss", "losses"), options, trainer=trainer)
     dev = resolve_device(device)
     dataset = load(session, DataSpec(**data_changes(data_kwargs)))
     graph = RecGraph.from_dataset(dataset, dev)

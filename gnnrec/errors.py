@@ -19,18 +19,23 @@ class GnnrecError(Exception):
         param (str, optional): the parameter it is about (``"epochs"``, or
             ``"model"`` / ``"sampler"`` / ``"loss"`` for a component option).
         detail (str, optional): the sentence without the parameter's name.
+        path (str, optional): where the parameter lives in a run spec
+            (``"data.seed"``, ``"model.embedding_dim"``), when its name alone
+            is ambiguous: the command line maps paths to flags.
     """
 
     def __init__(self, message: str, param: Optional[str] = None,
-                 detail: Optional[str] = None):
+                 detail: Optional[str] = None, path: Optional[str] = None):
         super().__init__(message)
-        self.param, self.detail = param, detail
+        self.param, self.detail, self.path = param, detail, path
 
 
-def option_error(param: str, detail: str) -> GnnrecError:
+def option_error(param: str, detail: str, section: Optional[str] = None) -> GnnrecError:
     r"""``GnnrecError("<param> <detail>")`` about one parameter, e.g.
-    ``option_error("epochs", "must be >= 1, got 0")``."""
-    return GnnrecError(f"{param} {detail}", param=param, detail=detail)
+    ``option_error("epochs", "must be >= 1, got 0")``; ``section`` (``data``,
+    ``trainer``, ...) places it in a run spec."""
+    return GnnrecError(f"{param} {detail}", param=param, detail=detail,
+                       path=f"{section}.{param}" if section else None)
 
 
 def data_error(path, line, message):

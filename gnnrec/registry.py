@@ -33,7 +33,9 @@ def resolve(registry: Mapping[str, type], name: str, *args, what: str = "compone
     try:
         obj = registry[key](*args, **kwargs)
     except (ValueError, TypeError) as e:
-        raise GnnrecError(f"{what} {key}: {e}", param=f"{what} options", detail=str(e)) from None
+        first = str(e).split(" ", 1)[0]  # constructors name the option first
+        raise GnnrecError(f"{what} {key}: {e}", param=f"{what} options", detail=str(e),
+                          path=f"{what}.{first}" if first in kwargs else None) from None
     try:
         obj.spec = (key, dict(kwargs))
     except AttributeError:  # pragma: no cover - objects with __slots__

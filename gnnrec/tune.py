@@ -237,6 +237,8 @@ def check_tune(spec: RunSpec, dims: List[Dimension], dataset, trials: int, searc
         raise option_error("trials", f"must be an integer >= 1, got {trials!r}")
     if search not in SEARCHES:
         raise option_error("search", f"{search!r} is unknown; choose from {', '.join(SEARCHES)}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise option_error("search_seed", f"must be an integer in [0, 2**32), got {seed!r}")
     spec.validate()
     if dataset is not None and not spec.data.val_frac > 0 and not dataset.has("val"):
         raise GnnrecError("tuning selects on a validation split, and this dataset has none "

@@ -109,11 +109,11 @@ class DataSpec:
         for name in ("k_core", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise option_error(name, f"must be an integer >= 0, got {value!r}")
+                raise option_error(name, f"must be an integer >= 0, got {value!r}", "data")
         for name in ("test_frac", "val_frac"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise option_error(name, f"must be in [0, 1), got {value!r}")
+                raise option_error(name, f"must be in [0, 1), got {value!r}", "data")
         if not isinstance(self.refit, bool):
             raise option_error("refit", f"must be true or false, got {self.refit!r}")
         if not isinstance(self.val_carve, bool):

@@ -125,18 +125,18 @@ class Trainer:
         values among those given; run specs call it before reading data."""
         for name, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise option_error(name, f"must be an integer, got {value!r}")
+                raise option_error(name, f"must be an integer, got {value!r}", "trainer")
         if epochs is not None and epochs < 1:
-            raise option_error("epochs", f"must be >= 1, got {epochs}")
+            raise option_error("epochs", f"must be >= 1, got {epochs}", "trainer")
         if batch_size is not None and batch_size < 1:
-            raise option_error("batch_size", f"must be >= 1, got {batch_size}")
+            raise option_error("batch_size", f"must be >= 1, got {batch_size}", "trainer")
         if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr < float("inf")):
-            raise option_error("lr", f"must be > 0 and finite, got {lr}")
+            raise option_error("lr", f"must be > 0 and finite, got {lr}", "trainer")
         if seed is not None and not 0 <= seed < 2 ** 63:
-            raise option_error("seed", f"must be in [0, 2**63), got {seed}")
+            raise option_error("seed", f"must be in [0, 2**63), got {seed}", "trainer")
         if batching is not None and batching not in BATCHINGS:
             raise option_error("batching", f"{batching!r} is unknown; choose from "
-                                           f"{', '.join(BATCHINGS)}")
+                                           f"{', '.join(BATCHINGS)}", "trainer")
 
     @property
     def device(self) -> torch.device:
