@@ -49,7 +49,11 @@ def test_train_evaluate_recommend_export_data(runner, data_dir, tmp_path):
     r = runner.invoke(cli, ["evaluate", os.path.join(out, "best.pt"), "--json", "--device", "cpu"])
     assert r.exit_code == 0, r.output
     got = json.loads(r.output[r.output.index("{"):])
-    assert 0 <= got["model"]["recall@20"] <= 1
+    assert 0 <= got["model"]["recall@10"] <= 1  # the run's own cut-offs (FAST: 5, 10)
+    assert "recall@20" not in got["model"]
+    r = runner.invoke(cli, ["evaluate", os.path.join(out, "best.pt"), "--json", "--device", "cpu",
+                            "--ks", "20"])
+    assert "recall@20" in json.loads(r.output[r.output.index("{"):])["model"]
 
     r = runner.invoke(cli, ["recommend", os.path.join(out, "best.pt"), "--user", "103",
                             "--user", "107", "-k", "3", "--format", "json", "--device", "cpu"])
