@@ -150,7 +150,13 @@ class HDCCF(RecLoss):
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
         scorer (str, optional): :math:`f`: ``cosine``, ``dot`` or
-            ``modulated`` (Eq. 7-8). (default: :obj:`"cosine"`)
+            ``modulated`` (Eq. 7-8). The default, cosine, is **not** the
+            paper's full model, which scores user-item pairs with the neural
+            modulated similarity (Eq. 7-8: ``scorer="modulated"``, the
+            setting of the paper's experiments);
+            cosine keeps the loss a plain product of the batch's embeddings,
+            several times cheaper, and is what the benchmarks tuned.
+            (default: :obj:`"cosine"`)
     """
     summary = "HDCCF: in-batch user+item negatives, debiased (omega+), user-user/item-item terms"
     negatives = "in_batch"
@@ -302,9 +308,10 @@ class HDCCF(RecLoss):
 
 class DCL(HDCCF):
     r"""Debiased contrastive loss (`Chuang et al. 2020
-    <https://arxiv.org/abs/2007.00224>`_ for CF, PopDCL paper Eq. 7): HDCCF
-    with negative items only, one :math:`\omega^+`, no auxiliary losses (the
-    special case named in the HDCCF paper's Sec. 2.3).
+    <https://arxiv.org/abs/2007.00224>`_, for CF): in HDCCF's own terms its
+    debiased user-item loss (Eq. 14-16) with negative items only, one
+    :math:`\omega^+` and no auxiliary losses; the PopDCL paper writes this
+    loss as its Eq. 7 and attributes it to HDCCF.
 
     Args:
         tau (float, optional): temperature, ``> 0``. (default: :obj:`0.1`)

@@ -88,10 +88,12 @@ def propagate_rows(adj, x0: Tensor, num_layers: int, alpha, rows: Tensor) -> Ten
     r"""``pooled[rows]`` of :func:`propagate`, computing the last layer only
     at ``rows`` (sorted, distinct) and starting the backward from the
     row-sparse gradient: one full sparse product fewer each way. Gradients
-    equal the full path's (``tests/nn/test_propagation.py``). Measured on
-    Gowalla and not used by the encoders (``benchmarks/restricted_propagation.py``;
-    benchmarks/README.rst section 4): building the row slice costs most of
-    what it saves."""
+    equal the full path's (``tests/nn/test_propagation.py``). LightGCN's
+    restricted training step uses it (:meth:`~gnnrec.nn.LightGCN.encode_rows`,
+    taken by ``Objective(restrict=True)`` when the rows a step reads are known
+    before the encoder runs); measured in
+    ``benchmarks/restricted_propagation.py`` (benchmarks/README.rst section
+    4)."""
     alpha = [float(a) for a in alpha]
     if num_layers == 0:
         return x0[rows] * alpha[0]

@@ -34,8 +34,10 @@ class AHNS(NegativeSampler):
     capped at the float64 maximum, so no NaN or infinity arises.
 
     **Defaults.** :math:`\alpha = 0.1, \beta = 1.0` were chosen on
-    validation with ``gnnrec tune`` over the paper's grid
-    :math:`\alpha, \beta \in \{0.1, 0.5, 1.0\}` (LightGCN, 3 layers, dim 64,
+    validation with ``gnnrec tune`` over
+    :math:`\alpha, \beta \in \{0.1, 0.5, 1.0\}`, a coarse subset of the
+    paper's grid (each of :math:`\alpha, \beta` over :math:`\{0.1, 0.2,
+    \dots, 1.0\}`, Sec. 5 "Implementation Details") (LightGCN, 3 layers, dim 64,
     20-core Gowalla re-split 70/10/20, 40 epochs, seed 0: validation
     Recall@20 0.2388 against 0.2003-0.2297 for the other pairs that finished
     and <= 0.185 for the pruned ones, the authors' pair among them;
