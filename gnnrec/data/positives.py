@@ -106,11 +106,6 @@ class PositiveSet:
         col, col_member = self.items_of(cols)
         return _join(row, member, col, col_member, key_range=self.num_items)
 
-    def contains_grid(self, rows: Tensor, cols: Tensor) -> Tensor:
-        r"""``(len(rows), len(cols))`` booleans: is ``cols[m]`` in the set of
-        ``rows[k]``? (:meth:`member_pairs` as a dense mask.)"""
-        return _grid(self.member_pairs(rows, cols), len(rows), len(cols), rows.device)
-
     def shares_grid(self, rows: Tensor, cols: Tensor) -> Tensor:
         r"""``(len(rows), len(cols))`` booleans: do the sets of ``rows[k]``
         and ``cols[m]`` intersect? (:meth:`shared_pairs` as a dense mask.)"""

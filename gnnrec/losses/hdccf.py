@@ -13,12 +13,6 @@ from gnnrec.losses.inbatch import (excluded_mask, kept_count, masked_lse, masked
 NEG_INF = float("-inf")
 
 
-def block_mask(rows: int, per_row: int, device) -> Tensor:
-    r"""``(rows, rows * per_row)``: True on each row's own block of columns."""
-    owner = torch.arange(rows, device=device).repeat_interleave(per_row)
-    return owner.unsqueeze(0) == torch.arange(rows, device=device).unsqueeze(1)
-
-
 def own_columns(rows: int, per_row: int, device) -> Tensor:
     r"""``(rows, per_row)`` column indices of each row's own block."""
     return (torch.arange(rows, device=device).unsqueeze(1) * per_row
@@ -259,28 +253,6 @@ class HDCCF(RecLoss):
             loss = loss + self.lambda_i * self._aux(pos, item_emb, graph, "item", items,
                                                     item_flat, own, q)
         return loss
-
-    def user_item_loss(self, s_pos: Tensor, s_items: Tensor, s_users: Optional[Tensor],
-                       own: Tensor, obs_i: Optional[Tensor] = None,
-                       obs_u: Optional[Tensor] = None) -> Tensor:
-        r"""Eq. 1 (biased) or Eq. 14 (debiased) per row from dense logits
-        :math:`f/\tau`: ``s_pos`` ``(B,)``, ``s_items`` / ``s_users``
-        ``(B, PB)`` against every row's neighbours, ``own`` ``(B, PB)``
-        marking each row's own block, ``obs_*`` the observed pairs."""
-        B, P = own.shape[0], own.shape[1] // own.shape[0]
-        q = P * (B - 1)
-        parts = [s_pos]
-        sides = [(s_items, obs_i, self.omega_item)]
-        if s_users is not None:
-            sides.append((s_users, obs_u, self.omega_user))
-        for s, obs, omega in sides:
-            if self.debias:
-                positives = torch.cat([s[own].view(B, P), s_pos.unsqueeze(1)], 1)
-                parts.append(debiased_log_negative_score(s, ~own & ~obs, positives, omega, q,
-                                                         self.tau))
-            else:
-                parts.append(masked_logsumexp(s, ~own))
-        return torch.logsumexp(torch.stack(parts, 1), 1) - s_pos
 
     def _aux(self, anchor: Tensor, nb: Tensor, graph, side: str, ids: Tensor, nb_ids: Tensor,
              own: Tensor, q: int) -> Tensor:

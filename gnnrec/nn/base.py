@@ -75,9 +75,6 @@ class EncoderOutput:
         """Pooled embeddings of items, ``(*index.shape, D_out)``."""
         return self.pooled_rows(index + self.num_users)
 
-    def user_ego(self, index: Tensor) -> Tensor:
-        return self.rows(self.layers[0], index)
-
     def item_ego(self, index: Tensor) -> Tensor:
         return self.rows(self.layers[0], index + self.num_users)
 

@@ -92,7 +92,10 @@ def test_member_and_shared_pairs_equal_brute_force():
     sets = [set(g.item[g.user == u].tolist()) for u in range(30)]
     rows, cols = torch.randint(30, (50,)), torch.randint(40, (70,))
     want = torch.tensor([[int(c) in sets[int(r)] for c in cols] for r in rows])
-    assert torch.equal(g.positives.contains_grid(rows, cols), want)
+    k, m = g.positives.member_pairs(rows, cols)
+    got = torch.zeros(len(rows), len(cols), dtype=torch.bool)
+    got[k, m] = True
+    assert torch.equal(got, want)
     ucols = torch.randint(30, (60,))
     want = torch.tensor([[bool(sets[int(a)] & sets[int(b)]) for b in ucols] for a in rows])
     assert torch.equal(g.positives.shares_grid(rows, ucols), want)

@@ -26,6 +26,13 @@ def own_columns(rows: int, per_row: int, device) -> Tensor:
             + torch.arange(per_row, device=device).unsqueeze(0))
 
 
+def contains_grid(ps: PositiveSet, rows: Tensor, cols: Tensor) -> Tensor:
+    """``(len(rows), len(cols))``: is ``cols[m]`` in the set of ``rows[k]``?"""
+    grid = torch.zeros(len(rows), len(cols), dtype=torch.bool, device=rows.device)
+    grid[ps.member_pairs(rows, cols)] = True
+    return grid
+
+
 def masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:
     """Row-wise log-sum-exp over ``keep`` entries (``-inf`` for none)."""
     return torch.logsumexp(x.masked_fill(~keep, NEG_INF), dim=-1)
@@ -200,8 +207,8 @@ class HDCCF(RecLoss):
         s_users = self.scorer.matrix(user_emb, pos).t() / tau  # f(u^-, i_k), (B, BP)
         obs_i = obs_u = None
         if self.debias:
-            obs_i = graph.positives.contains_grid(users, item_flat)  # (u_k, i^-) in D
-            obs_u = graph.item_positives.contains_grid(items, user_flat)  # (u^-, i_k) in D
+            obs_i = contains_grid(graph.positives, users, item_flat)  # (u_k, i^-) in D
+            obs_u = contains_grid(graph.item_positives, items, user_flat)  # (u^-, i_k) in D
         loss = self.user_item_loss(s_pos, s_items, s_users if self.user_negatives else None,
                                    own, obs_i, obs_u).mean()
 

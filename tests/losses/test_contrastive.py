@@ -8,7 +8,7 @@ import torch
 
 from gnnrec.data.graph import RecGraph
 from gnnrec.losses import DCL, HDCCF, SSM, PopDCL
-from gnnrec.losses.hdccf import block_mask, debiased_log_negative_score
+from gnnrec.losses.hdccf import debiased_log_negative_score
 from gnnrec.model import RecModel
 from gnnrec.nn import MF
 from tests.conftest import random_graph
@@ -148,26 +148,33 @@ def test_dcl_is_hdccf_items_only():
     assert float(la.detach()) == pytest.approx(float(lb.detach()))
 
 
-def test_hdccf_gradients_have_eq4_properties():
-    # omega+ = 0 and the biased form: dL/ds_neg = P(neg), dL/ds_pos = -sum P(neg)
-    B, P = 4, 2
-    loss = HDCCF(tau=0.2, num_neighbors=P, debias=False)
-    torch.manual_seed(0)
-    s_pos = torch.randn(B, requires_grad=True)
-    s_items = torch.randn(B, B * P, requires_grad=True)
-    s_users = torch.randn(B, B * P, requires_grad=True)
-    own = block_mask(B, P, "cpu")
-    per_row = loss.user_item_loss(s_pos, s_items, s_users, own)
-    per_row.sum().backward()
-    denom = (s_pos.exp() + (s_items.exp() * ~own).sum(1) + (s_users.exp() * ~own).sum(1))
-    prob_items = s_items.exp() / denom.unsqueeze(1) * ~own
-    prob_users = s_users.exp() / denom.unsqueeze(1) * ~own
-    # property 1: each negative's gradient is its probability (so proportional to e^{f/tau})
-    assert torch.allclose(s_items.grad, prob_items.detach(), atol=1e-6)
-    assert torch.allclose(s_users.grad, prob_users.detach(), atol=1e-6)
-    # property 2: the positive's gradient is minus their sum
-    assert torch.allclose(s_pos.grad, -(prob_items.sum(1) + prob_users.sum(1)).detach(),
-                          atol=1e-6)
+@pytest.mark.parametrize("options", [
+    {"debias": False, "scorer": "dot", "lambda_u": 0.0, "lambda_i": 0.0},
+    {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
+    {"debias": True, "scorer": "cosine", "num_neighbors": 3},
+    {"debias": True, "scorer": "modulated", "num_neighbors": 2},
+])
+def test_hdccf_training_gradient_is_the_gradient_of_its_value(options):
+    r"""The path ``forward`` takes (the fused masked log-sum-exp products
+    and their hand-written backward) differentiates its own value: float64
+    finite differences over every embedding, auxiliary terms included. With
+    the value equal to the per-example reference above, the gradient that
+    trains is HDCCF's."""
+    from gnnrec.nn.base import EncoderOutput
+
+    g, out, users, items = setup(seed=1)
+    loss = HDCCF(tau=0.5, **options)
+    model = RecModel(MF(1, 1, 5), loss.scorer_name)
+    loss.attach(model)
+    model.double()
+    weight = out.pooled.detach().double().requires_grad_(True)
+
+    def value(w):
+        o = EncoderOutput([w], w, g.num_users, lambda layers: layers[..., 0, :])
+        return loss(o.user[users], o.item[items], users=users, items=items, out=o, graph=g,
+                    generator=torch.Generator().manual_seed(3))
+
+    assert torch.autograd.gradcheck(value, (weight,), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
 def test_debiased_score_reduces_to_biased_at_omega_zero():
