@@ -547,3 +547,37 @@ def test_a_run_written_before_columns_were_found_by_name_still_resumes(runner, d
     json.dump(config, open(os.path.join(run, "config.json"), "w"))
     r = runner.invoke(cli, ["train", "--out", run, "--resume", "--epochs", "3"])
     assert r.exit_code == 0, r.output
+
+
+def test_ctrl_c_before_an_overwrite_has_an_epoch_says_the_old_run_is_unchanged(
+        runner, data_dir, tmp_path, monkeypatch):
+    from gnnrec.train.trainer import Trainer
+
+    run = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST]).exit_code == 0
+    before = files(run)
+
+    def interrupted(self, epoch, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train_epoch", interrupted)
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, "--overwrite",
+                            "--lr", "0.05", *FAST])
+    assert r.exit_code == 130
+    assert "still holds the previous run, unchanged" in r.output and "--resume" not in r.output
+    assert files(run) == before and not os.path.exists(run + ".new")
+
+
+def test_a_damaged_checkpoint_is_one_line_without_warnings(runner, data_dir, tmp_path):
+    run = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", run, *FAST]).exit_code == 0
+    best = os.path.join(run, "best.pt")
+    cut = str(tmp_path / "cut.pt")
+    open(cut, "wb").write(open(best, "rb").read()[:3000])
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    for command in (["evaluate", cut], ["recommend", cut, "--user", "103"],
+                    ["export", cut, str(tmp_path / "e.pt")]):
+        p = subprocess.run(cli_cmd(*command), env=env, capture_output=True, text=True)
+        assert p.returncode == 2
+        assert p.stderr.strip().splitlines() == [f"Error: {cut}: not a readable checkpoint "
+                                                 "(RuntimeError)"], p.stderr
