@@ -47,7 +47,8 @@ import torch
 warnings.filterwarnings("ignore")
 
 from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
-from gnnrec.run import refit_spec, train_run  # noqa: E402
+from gnnrec.refit import refit_spec  # noqa: E402
+from gnnrec.run import train_run  # noqa: E402
 from gnnrec.spec import Component, RunSpec  # noqa: E402
 from gnnrec.train.callbacks import read_log  # noqa: E402
 from gnnrec.train.trainer import Callback  # noqa: E402

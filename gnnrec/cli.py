@@ -586,7 +586,8 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
 
 def _train(session, spec, folder, dev, resume, refit, progress, ctx):
     import gnnrec.distributed as ddp
-    from gnnrec.run import RunWriteFailed, train_and_refit, train_run
+    from gnnrec.refit import train_and_refit
+    from gnnrec.run import RunWriteFailed, train_run
 
     run_dir = getattr(folder, "final", folder)
     clean = False

@@ -1,11 +1,13 @@
-"""A whole training run in a folder: build from the spec, train with
-validation, test the best epoch.
+"""A training run's lifecycle in its folder: open the folder, restore or
+start, train, then commit (results) or abort.
 
-This is what ``gnnrec train`` does, callable from Python.
+This is what ``gnnrec train`` does, callable from Python
+(:func:`train_run`). Each step is one function below, tested on its own
+(``tests/test_run_lifecycle.py``); the order the epoch's callbacks run in,
+on which the safety guarantees rest, is stated once, in :func:`callbacks`.
 """
 import os
-from dataclasses import replace
-from typing import Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -19,7 +21,7 @@ from gnnrec.spec import RunSpec
 from gnnrec.distributed import StopTogether, distribute
 from gnnrec.train.trainer import Callback
 from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNegatives, Evaluate,
-                                    JsonLines, NonFiniteLoss, ProgressBar, read_log)
+                                    JsonLines, NonFiniteLoss, ProgressBar)
 
 #: spec entries a resumed run may change (``section.key``)
 RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
@@ -98,7 +100,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         run_dir (str or RunFolderWriter): where ``config.json``, ``last.pt``,
             ``best.pt``, ``log.jsonl`` and ``results.json`` go (see
             :class:`~gnnrec.outputs.RunFolderWriter` for what is refused and
-            how ``overwrite`` swaps a new run in).
+            how ``overwrite`` swaps a new run in); a path is opened (and
+            locked) here.
         device (str): ``auto``, ``cpu`` or ``cuda``.
         resume (bool): continue ``run_dir/last.pt``; ``spec`` may differ
             from the saved one only in ``resumable`` entries (changes are
@@ -106,8 +109,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
         overwrite (bool): start afresh even if ``run_dir`` holds a run.
         test (bool): evaluate the best epoch on the test splits at the end
             (a tuner's trials do not: selection never sees test).
-        callbacks (sequence of Callback): more hooks, called after
-            evaluation and early stopping (e.g. a tuner's pruning).
+        callbacks (sequence of Callback): more hooks, called after the
+            epoch is on disk (e.g. a tuner's pruning).
         also_evaluate (sequence of str): more splits (e.g. ``"test"``)
             evaluated whenever validation is and written to ``log.jsonl``
             beside it: a benchmark's curve, never read for selection.
@@ -123,202 +126,172 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
     """
     spec.validate()
     dev = device if isinstance(device, torch.device) else resolve_device(device)
-    main = dist is None or dist.main
     if dist is not None and spec.trainer["batch_size"] < dist.world:
         raise GnnrecError(f"a batch of {spec.trainer['batch_size']} leaves some of the "
                           f"{dist.world} processes no rows; raise --batch-size")
-    if isinstance(run_dir, RunFolderWriter) or not main:
-        return _train_run(spec, dataset, run_dir, dev, resume, progress, echo, resumable, test,
-                          callbacks, dist, also_evaluate)
-    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)  # locked until done
-    try:
-        return _train_run(spec, dataset, folder, dev, resume, progress, echo, resumable, test,
-                          callbacks, dist, also_evaluate)
-    finally:
-        folder.close()
-
-
-def _train_run(spec, dataset, folder, dev, resume, progress, echo, resumable, test, callbacks,
-               dist, also_evaluate):
     main = dist is None or dist.main
-    run_dir = getattr(folder, "final", folder)
-    last = os.path.join(run_dir, "last.pt")
-    ckpt = None
-    if resume:
-        if not os.path.exists(last):
-            raise GnnrecError(f"{run_dir}: nothing to resume (no last.pt)")
-        ckpt = read_checkpoint(last, map_location=dev)
-        if "trainer" not in ckpt:
-            raise GnnrecError(f"{last}: holds no trainer state (is it a best.pt?)")
-        if ckpt.get("version", 1) < 2:
-            raise GnnrecError(f"{last}: written by an earlier gnnrec (format 1) and cannot be "
-                              "resumed; its best.pt still loads with gnnrec evaluate")
-        if ckpt["fingerprint"] != dataset.fingerprint():
-            raise GnnrecError(f"{last}: the run was trained on other data than this dataset")
-        saved = RunSpec.from_dict(ckpt["spec"], where=last).validate()
-        changed = spec_changes(saved, spec)
-        # the data may have moved (another machine, folder): its fingerprint matched above
-        refused = [k for k in changed if k not in resumable and k != "data.path"]
-        if refused:
-            raise GnnrecError(f"{run_dir}: a resumed run keeps its spec; cannot change "
-                              f"{', '.join(refused)} (may change: {', '.join(resumable)})")
-        for key in changed:
-            echo(f"note: resuming with {key} changed")
+    own = main and not isinstance(run_dir, RunFolderWriter)
+    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite) if own else run_dir
+    try:
+        run_path = getattr(folder, "final", folder)
+        ckpt = resume_point(run_path, spec, dataset, dev, resumable, echo) if resume else None
+        objective, graph, protocol = build(spec, dataset, dev)
+        if not main:  # another rank: train its shard, follow rank 0's stop
+            trainer = spec.trainer_for(objective, graph, [NonFiniteLoss(), StopTogether()])
+            start(trainer, ckpt, spec, None, dist)
+            trainer.fit()
+            return None
+        folder.begin()
+        spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
+        hooks, checkpoint = callbacks_for(spec, protocol, folder, objective, dataset, echo,
+                                          progress, callbacks, also_evaluate, dist)
+        trainer = spec.trainer_for(objective, graph, hooks)
+        start(trainer, ckpt, spec, checkpoint, dist, echo, run_path)
+        fit(trainer, folder, resumed=ckpt is not None)
+        return finish(trainer, checkpoint, protocol, spec, run_path, test, dev)
+    finally:
+        if own:
+            folder.close()
 
-    protocol = spec.eval_protocol(split_sets(dataset, dev))
-    objective = spec.build(dataset.num_users, dataset.num_items, dev,
+
+def resume_point(run_dir: str, spec: RunSpec, dataset: RecDataset, device,
+                 resumable: Iterable[str] = RESUMABLE,
+                 echo: Callable[[str], None] = print) -> Dict:
+    r"""The checkpoint a resumed run continues from, refused (one line) when
+    it is missing, not a training checkpoint, from an older format, made on
+    other data, or made for a spec that differs from ``spec`` outside
+    ``resumable`` (a moved data folder is fine when its fingerprint
+    matches); allowed changes are noted."""
+    last = os.path.join(run_dir, "last.pt")
+    if not os.path.exists(last):
+        raise GnnrecError(f"{run_dir}: nothing to resume (no last.pt)")
+    ckpt = read_checkpoint(last, map_location=device)
+    if "trainer" not in ckpt:
+        raise GnnrecError(f"{last}: holds no trainer state (is it a best.pt?)")
+    if ckpt.get("version", 1) < 2:
+        raise GnnrecError(f"{last}: written by an earlier gnnrec (format 1) and cannot be "
+                          "resumed; its best.pt still loads with gnnrec evaluate")
+    if ckpt["fingerprint"] != dataset.fingerprint():
+        raise GnnrecError(f"{last}: the run was trained on other data than this dataset")
+    saved = RunSpec.from_dict(ckpt["spec"], where=last).validate()
+    changed = spec_changes(saved, spec)
+    refused = [k for k in changed if k not in resumable and k != "data.path"]
+    if refused:
+        raise GnnrecError(f"{run_dir}: a resumed run keeps its spec; cannot change "
+                          f"{', '.join(refused)} (may change: {', '.join(resumable)})")
+    for key in changed:
+        echo(f"note: resuming with {key} changed")
+    return ckpt
+
+
+def build(spec: RunSpec, dataset: RecDataset, device) -> Tuple:
+    r"""``(objective, graph, protocol)`` of a run on ``device``; a user with
+    every item as a positive is refused when the loss samples negatives."""
+    protocol = spec.eval_protocol(split_sets(dataset, device))
+    objective = spec.build(dataset.num_users, dataset.num_items, device,
                            users=dataset.users, items=dataset.items)
-    graph = RecGraph.from_dataset(dataset, dev)
+    graph = RecGraph.from_dataset(dataset, device)
     if objective.sampler is not None:
         _check_negatives_exist(graph, dataset)
+    return objective, graph, protocol
 
+
+def callbacks_for(spec, protocol, folder, objective, dataset, echo, progress=False,
+                  extra: Sequence[Callback] = (), also_evaluate: Sequence[str] = (),
+                  dist=None) -> Tuple[List[Callback], Checkpoint]:
+    r"""The epoch's callbacks of the main process, **in the order that the
+    run's guarantees rest on**:
+
+    1. guards (the non-finite loss, easy negatives, progress);
+    2. selection: validation, early stopping (or, without validation, every
+       epoch is the best), then any further evaluated split;
+    3. the record: the log line, *then* ``last.pt`` / ``best.pt`` (a kill
+       between them leaves a log ahead of ``last.pt``, which a resume trims,
+       never a checkpoint ahead of the log), *then* the swap of a staged
+       ``--overwrite`` run into place (only once its first epoch is on disk);
+    4. the console line, then ``extra`` (which may stop the run: the epoch is
+       already safe), then the data-parallel stop.
+    """
     ev = spec.evaluation
-    if not main:  # another rank: train its shard, follow rank 0's stop
-        trainer = spec.trainer_for(objective, graph, [NonFiniteLoss(), StopTogether()])
-        if ckpt is not None:
-            trainer.load_state_dict(ckpt["trainer"])
-            for group in trainer.optimizer.param_groups:
-                group["lr"] = spec.trainer["lr"]
-        distribute(trainer, dist)
-        trainer.fit()
-        return None
-
-    folder.begin()
-    spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
-
-    extra, callbacks = list(callbacks), [NonFiniteLoss()]
+    hooks: List[Callback] = [NonFiniteLoss()]
     if objective.sampler is not None:
-        callbacks.append(EasyNegatives(echo))
+        hooks.append(EasyNegatives(echo))
     if progress:
-        callbacks.append(ProgressBar())
+        hooks.append(ProgressBar())
     keys = []
     if protocol.has("val"):
-        callbacks.append(Evaluate(protocol, "val", every=ev["eval_every"]))
-        callbacks.append(EarlyStopping(f"val/{ev['metric']}", patience=ev["patience"]))
+        hooks.append(Evaluate(protocol, "val", every=ev["eval_every"]))
+        hooks.append(EarlyStopping(f"val/{ev['metric']}", patience=ev["patience"]))
         keys = [f"val/{ev['metric']}"] + [f"val/{m}@{ev['ks'][0]}" for m in ("recall", "ndcg")
                                           if f"{m}@{ev['ks'][0]}" != ev["metric"]]
     else:
         echo("no validation split: no model selection, best.pt is the last epoch")
-        callbacks.append(_LastIsBest())
-    for fold in also_evaluate:
-        callbacks.append(Evaluate(protocol, fold, every=ev["eval_every"]))
+        hooks.append(_LastIsBest())
+    hooks += [Evaluate(protocol, fold, every=ev["eval_every"]) for fold in also_evaluate]
     checkpoint = Checkpoint(folder, {"spec": spec.to_dict(), "dataset_name": dataset.name})
-    # the log line first: a kill between the two leaves a log ahead of last.pt, which a
-    # resume trims, never a checkpoint ahead of the log
-    callbacks += [JsonLines(lambda: os.path.join(folder.path, "log.jsonl"), echo), checkpoint,
-                  _Commit(folder), Console(echo, keys)] + extra
+    hooks += [JsonLines(lambda: os.path.join(folder.path, "log.jsonl"), echo), checkpoint,
+              _Commit(folder), Console(echo, keys), *extra]
     if dist is not None:
-        callbacks.append(StopTogether())
-    trainer = spec.trainer_for(objective, graph, callbacks)
+        hooks.append(StopTogether())
+    return hooks, checkpoint
+
+
+def start(trainer, ckpt: Optional[Dict], spec: RunSpec, checkpoint: Optional[Checkpoint],
+          dist=None, echo: Callable[[str], None] = print, run_dir: str = "") -> None:
+    r"""Restores ``ckpt`` into the trainer (every rank alike; a changed
+    learning rate applies from the next step) or, on the main process of a
+    new run, writes ``last.pt`` at epoch 0 (an interruption in the first
+    epoch leaves a run to resume); then joins the data-parallel job."""
     if ckpt is not None:
         trainer.load_state_dict(ckpt["trainer"])
-        for group in trainer.optimizer.param_groups:  # a changed lr applies from here on
+        for group in trainer.optimizer.param_groups:
             group["lr"] = spec.trainer["lr"]
-        echo(f"resuming {run_dir} after epoch {trainer.epoch}")
-    else:
+        if checkpoint is not None:
+            echo(f"resuming {run_dir} after epoch {trainer.epoch}")
+    elif checkpoint is not None:
         checkpoint.write_start(trainer)
     if dist is not None:
         distribute(trainer, dist)
 
+
+def fit(trainer, folder: RunFolderWriter, resumed: bool) -> None:
+    r"""Trains, and on failure leaves the folder as the guarantees say: a
+    staged ``--overwrite`` run that has no epoch yet is removed (the old run
+    stays); a start that failed before its first epoch leaves nothing; a
+    write refused by the machine names the last complete epoch."""
     try:
         trainer.fit()
     except KeyboardInterrupt:
-        if folder.staged:  # the old run stays until the new one has an epoch
+        if folder.staged:
             folder.abort()
         raise
     except WriteFailed as e:
         if folder.staged:
             folder.abort()
-            raise WriteFailed(f"{e}; nothing of the new run was kept and {run_dir} still "
+            raise WriteFailed(f"{e}; nothing of the new run was kept and {folder.final} still "
                               "holds the previous run", e.path) from None
         done = max(trainer.epoch - 1, 0)  # the epoch whose writes failed is not on disk
-        raise RunWriteFailed(f"{e}; the last complete epoch is {done}", e.path, run_dir,
+        raise RunWriteFailed(f"{e}; the last complete epoch is {done}", e.path, folder.final,
                              done) from None
     except BaseException:
-        if trainer.epoch == 0 and ckpt is None:  # a failed start leaves nothing behind
+        if trainer.epoch == 0 and not resumed:
             folder.abort()
         raise
 
-    best = read_checkpoint(checkpoint.best, map_location=dev)
+
+def finish(trainer, checkpoint: Checkpoint, protocol, spec: RunSpec, run_dir: str, test: bool,
+           device) -> Dict:
+    r"""The run's results, written to ``results.json``: the best epoch and
+    its validation value, and with ``test`` the test report of ``best.pt``."""
+    ev = spec.evaluation
+    best = read_checkpoint(checkpoint.best, map_location=device)
     results = {"run_dir": run_dir, "epochs_run": trainer.epoch, "best_epoch": best["epoch"],
                "metric": ev["metric"], "best_val": best["logs"].get(f"val/{ev['metric']}")}
     if test:
-        objective.model.load_state_dict(best["state"])
-        results.update(protocol.report(objective.model))
+        trainer.objective.model.load_state_dict(best["state"])
+        results.update(protocol.report(trainer.objective.model))
     atomic_write_json(os.path.join(run_dir, "results.json"), results)
     return results
-
-
-def refit_spec(spec: RunSpec, epochs: int) -> RunSpec:
-    r"""The spec of a refit: the same model, options and seed, trained on the
-    training *and* validation interactions (``data.refit``, the test split
-    unchanged) for ``epochs`` epochs, the number model selection chose.
-    Nothing is selected in a refit: its last epoch is the model tested."""
-    out = spec.copy()
-    out.data = replace(out.data, refit=True)
-    out.trainer["epochs"] = int(epochs)
-    return out.validate()
-
-
-def refit_run(spec: RunSpec, dataset: RecDataset, run_dir: str, epochs: int,
-              device: str = "auto", progress: bool = False,
-              echo: Callable[[str], None] = print) -> Dict:
-    r"""Retrains ``spec`` on the training *and* validation interactions for
-    ``epochs`` epochs (:func:`refit_spec`) in ``run_dir`` and evaluates the
-    test splits once, at the end: how a validation-selected result is made
-    comparable to results that train on all the training data, without
-    looking at test. A refit already in ``run_dir`` is continued (training
-    is a function of the seed and the epoch, so a refit trained in pieces
-    equals one trained at once); one that trained past ``epochs`` is
-    replaced.
-
-    Returns:
-        the refit's results (:func:`train_run`), with ``epochs``.
-    """
-    rspec = refit_spec(spec, epochs)
-    log, _ = read_log(os.path.join(run_dir, "log.jsonl"))
-    done = max((r.get("epoch", 0) for r in log), default=0)
-    resume = os.path.exists(os.path.join(run_dir, "last.pt"))
-    if resume and done > epochs:
-        echo(f"note: {run_dir} trained {done} epochs, more than the {epochs} chosen; "
-             "refitting afresh")
-        resume = False
-    results = train_run(rspec, dataset.with_validation_in_train(), run_dir, device=device,
-                        resume=resume, overwrite=not resume and os.path.isdir(run_dir),
-                        progress=progress, echo=echo)
-    results["epochs"] = int(epochs)
-    return results
-
-
-def train_and_refit(spec: RunSpec, dataset: RecDataset, run_dir, device="auto",
-                    resume: bool = False, overwrite: bool = False, progress: bool = False,
-                    echo: Callable[[str], None] = print) -> Dict:
-    r"""Selects the epoch on validation without testing (:func:`train_run`
-    with ``test=False``), then refits on train + validation for that many
-    epochs in ``<run_dir>/refit`` (:func:`refit_run`) and tests that model
-    once. The run's ``results.json`` holds the selection and, under
-    ``refit``, the refit's test metrics.
-    """
-    if not (spec.data.val_frac > 0 or dataset.has("val")):
-        raise GnnrecError("--refit retrains for the epoch chosen on validation, and this "
-                          "dataset has no validation split (set --val-frac > 0)")
-    own = not isinstance(run_dir, RunFolderWriter)
-    folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite) if own else run_dir
-    try:  # the run folder stays locked through the refit inside it
-        results = train_run(spec, dataset, folder, device=device, resume=resume,
-                            progress=progress, echo=echo, test=False)
-        final = results["run_dir"]
-        epochs = results["best_epoch"]
-        echo(f"refit: training on train + validation for {epochs} epochs (the epoch chosen on "
-             "validation), then testing once")
-        refit = refit_run(spec, dataset, os.path.join(final, "refit"), epochs, device=device,
-                          progress=progress, echo=echo)
-        results["refit"] = {k: v for k, v in refit.items() if k not in ("best_val", "metric")}
-        atomic_write_json(os.path.join(final, "results.json"), results)
-        return results
-    finally:
-        if own:
-            folder.close()
 
 
 def _check_negatives_exist(graph, dataset) -> None:

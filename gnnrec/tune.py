@@ -383,7 +383,7 @@ def _report(spec, dims, dataset, out, study, best, metric, device, echo, refit=F
                                          metric=metric)
     refit_info = None
     if refit:  # the winner retrained on train + validation; its test is the only one read
-        from gnnrec.run import refit_run
+        from gnnrec.refit import refit_run
 
         epochs = model.meta.get("epoch")
         echo(f"refit: the winner on train + validation for {epochs} epochs")

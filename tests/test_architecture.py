@@ -17,8 +17,8 @@ LAYERS = {
     "gnnrec.sampling": 4, "gnnrec.losses": 4, "gnnrec.serving": 4,
     "gnnrec.train": 5,
     "gnnrec.spec": 6, "gnnrec.distributed": 6,
-    "gnnrec.run": 7, "gnnrec.bench": 7, "gnnrec.runfolder": 7, "gnnrec.tune": 8,
-    "gnnrec.cli": 9, "gnnrec.__main__": 10,
+    "gnnrec.run": 7, "gnnrec.bench": 7, "gnnrec.runfolder": 7, "gnnrec.refit": 8,
+    "gnnrec.tune": 9, "gnnrec.cli": 10, "gnnrec.__main__": 11,
 }
 
 

@@ -13,7 +13,7 @@ from gnnrec.data import load_dataset
 from gnnrec.data.interactions import Interactions
 from gnnrec.data.loading import DataSpec
 from gnnrec.metrics.protocol import EvalProtocol
-from gnnrec.run import refit_run, train_and_refit
+from gnnrec.refit import refit_run, train_and_refit
 from gnnrec.spec import Component, RunSpec
 from gnnrec.train.trainer import Trainer
 from tests.conftest import tiny_lightgcn_dataset

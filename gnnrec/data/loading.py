@@ -207,53 +207,7 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
     split = spec.split
     if split == "auto":
         split = "given" if inter.fold is not None else "random"
-    if split == "given":
-        if inter.fold is None:
-            raise GnnrecError(f"{path}: --split given needs a test file next to train.txt")
-        fold = inter.fold
-        if spec.val_frac > 0 and not np.any(fold == Interactions.VAL):
-            fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
-            notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
-                         f"training items at random (seed {spec.seed}); the test file is "
-                         "untouched")
-    elif split in ("random", "temporal"):
-        val = 0.0 if spec.val_carve else spec.val_frac
-        if split == "random":
-            fold = splits.random_split(inter, spec.test_frac, val, spec.seed)
-            notes.append(f"random per-user split: test {spec.test_frac:g}, "
-                         f"validation {val:g} (seed {spec.seed})")
-        else:
-            fold = splits.temporal_split(inter, spec.test_frac, val)
-            notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
-                         f"{val:g} before it validation")
-        if spec.val_carve and spec.val_frac > 0:
-            fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
-            notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
-                         f"training interactions at random (seed {spec.seed})")
-        no_test = _users_without(inter, fold, Interactions.TEST)
-        if no_test:
-            notes.append(f"{no_test} user(s) have too few interactions for a test item: "
-                         "trained on, not evaluated")
-    elif split == "popbalanced":
-        fold = splits.popularity_balanced_split(inter, spec.test_frac, spec.val_frac, spec.seed)
-        notes.append(f"popularity-balanced split (PopDCL): {spec.test_frac:g} balanced test "
-                     f"(drawn uniformly over items), {spec.test_frac:g} imbalanced test, "
-                     f"{spec.val_frac:g} validation, at random (seed {spec.seed})")
-    else:
-        splits.require_timestamps(inter, "leave-one-out")
-        few = splits.too_few_for_loo(inter, val=spec.val_frac > 0)
-        if few.any():
-            dropped = len(np.unique(inter.user[few]))
-            inter = inter.take(~few).compact()
-            if len(inter) == 0:
-                raise GnnrecError(f"{path}: no user has the "
-                                  f"{3 if spec.val_frac > 0 else 2} interactions "
-                                  "leave-one-out needs")
-            notes.append(f"leave-one-out: {dropped} user(s) with fewer than "
-                         f"{3 if spec.val_frac > 0 else 2} interactions dropped")
-        fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
-        notes.append("temporal leave-one-out: last item test"
-                     + (", second to last validation" if spec.val_frac > 0 else ""))
+    inter, fold = SPLITTERS[split](spec, inter, path, notes)
     inter.fold = fold
     splits.check_split(inter, fold, path)
     source = asdict(spec)
@@ -261,3 +215,67 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
         source["refit"] = False
         return from_interactions(name, inter, notes, source).with_validation_in_train()
     return from_interactions(name, inter, notes, source)
+
+
+def _given(spec: DataSpec, inter: Interactions, path: str, notes: List[str]):
+    if inter.fold is None:
+        raise GnnrecError(f"{path}: --split given needs a test file next to train.txt")
+    fold = inter.fold
+    if spec.val_frac > 0 and not np.any(fold == Interactions.VAL):
+        fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
+        notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
+                     f"training items at random (seed {spec.seed}); the test file is "
+                     "untouched")
+    return inter, fold
+
+
+def _per_user(spec: DataSpec, inter: Interactions, path: str, notes: List[str]):
+    val = 0.0 if spec.val_carve else spec.val_frac
+    if spec.split == "random" or (spec.split == "auto" and inter.fold is None):
+        fold = splits.random_split(inter, spec.test_frac, val, spec.seed)
+        notes.append(f"random per-user split: test {spec.test_frac:g}, "
+                     f"validation {val:g} (seed {spec.seed})")
+    else:
+        fold = splits.temporal_split(inter, spec.test_frac, val)
+        notes.append(f"temporal per-user split: latest {spec.test_frac:g} test, "
+                     f"{val:g} before it validation")
+    if spec.val_carve and spec.val_frac > 0:
+        fold = splits.carve_validation(inter, fold, spec.val_frac, spec.seed)
+        notes.append(f"validation carved out of train: {spec.val_frac:g} of each user's "
+                     f"training interactions at random (seed {spec.seed})")
+    no_test = _users_without(inter, fold, Interactions.TEST)
+    if no_test:
+        notes.append(f"{no_test} user(s) have too few interactions for a test item: "
+                     "trained on, not evaluated")
+    return inter, fold
+
+
+def _popbalanced(spec: DataSpec, inter: Interactions, path: str, notes: List[str]):
+    fold = splits.popularity_balanced_split(inter, spec.test_frac, spec.val_frac, spec.seed)
+    notes.append(f"popularity-balanced split (PopDCL): {spec.test_frac:g} balanced test "
+                 f"(drawn uniformly over items), {spec.test_frac:g} imbalanced test, "
+                 f"{spec.val_frac:g} validation, at random (seed {spec.seed})")
+    return inter, fold
+
+
+def _leave_one_out(spec: DataSpec, inter: Interactions, path: str, notes: List[str]):
+    splits.require_timestamps(inter, "leave-one-out")
+    need = 3 if spec.val_frac > 0 else 2
+    few = splits.too_few_for_loo(inter, val=spec.val_frac > 0)
+    if few.any():
+        dropped = len(np.unique(inter.user[few]))
+        inter = inter.take(~few).compact()
+        if len(inter) == 0:
+            raise GnnrecError(f"{path}: no user has the {need} interactions leave-one-out "
+                              "needs")
+        notes.append(f"leave-one-out: {dropped} user(s) with fewer than {need} interactions "
+                     "dropped")
+    fold = splits.temporal_leave_one_out(inter, val=spec.val_frac > 0)
+    notes.append("temporal leave-one-out: last item test"
+                 + (", second to last validation" if spec.val_frac > 0 else ""))
+    return inter, fold
+
+
+#: split name -> ``(spec, interactions, path, notes) -> (interactions, fold)``
+SPLITTERS = {"given": _given, "random": _per_user, "temporal": _per_user,
+             "popbalanced": _popbalanced, "loo": _leave_one_out}
