@@ -13,6 +13,7 @@ the process's resident set on CPU (Linux: reset before each epoch) and
 """
 import csv
 import io
+import os
 import json
 import resource
 import statistics
@@ -209,13 +210,56 @@ def format_bench(results: List[Dict]) -> str:
                               "row gathers, backward the propagation's)"] + notes)
 
 
-def write_bench(results: List[Dict], path: str, device: str) -> None:
-    r"""``.json`` (everything) or ``.csv`` (one row per combination, phases
-    as columns), written atomically."""
+def check_bench(epochs: int, max_batches: Optional[int] = None, peer_batches: int = 5,
+                output: Optional[str] = None) -> None:
+    r"""Refuses impossible bench options before any data is read."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 2:
+        raise option_error("epochs", f"must be >= 2 (the first round is a warm-up), got "
+                                     f"{epochs}")
+    for name, value in (("max_batches", max_batches), ("peer_batches", peer_batches)):
+        if value is not None and value < 1:
+            raise option_error(name, f"must be >= 1, got {value}")
+    if output and not output.endswith((".json", ".csv")):
+        raise option_error("output", f"{output!r} must end in .json or .csv")
+
+
+def provenance(device: str, command: Optional[Sequence[str]] = None) -> Dict:
+    r"""What made a result file: the command line, the commit (when run from
+    a git checkout), the torch and gnnrec versions, the machine, the device."""
+    import platform
+    import subprocess
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        gnnrec_version = version("gnnrec")
+    except PackageNotFoundError:
+        gnnrec_version = None
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"command": list(command) if command is not None else list(sys.argv),
+            "commit": commit, "gnnrec": gnnrec_version,
+            "torch": torch.__version__, "python": platform.python_version(),
+            "machine": {"node": platform.node(), "cpus": os.cpu_count(),
+                        "torch_threads": torch.get_num_threads(),
+                        "gpu": torch.cuda.get_device_name(0)
+                        if str(device).startswith("cuda") else None},
+            "device": str(device)}
+
+
+def write_bench(results: List[Dict], path: str, device: str,
+                command: Optional[Sequence[str]] = None) -> None:
+    r"""``.json`` (everything, with its :func:`provenance`) or ``.csv`` (one
+    row per combination, phases as columns), written atomically."""
     from gnnrec.outputs import atomic_write_text
 
     if path.endswith(".json"):
-        atomic_write_text(path, json.dumps({"device": device, "results": results}, indent=2))
+        atomic_write_text(path, json.dumps({"device": device, **provenance(device, command),
+                                            "results": results}, indent=2))
     elif path.endswith(".csv"):
         buf = io.StringIO()
         cols = ["model", "sampler", "loss", "seconds", "ratio"] + list(PHASES) + [

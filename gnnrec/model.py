@@ -40,6 +40,12 @@ def scorer_name(scorer: Scorer) -> str:
     raise ValueError(f"{type(scorer).__name__} is not a registered scorer")
 
 
+def check_k(k) -> None:
+    r"""A recommendation list length: an integer ``>= 1``."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise option_error("k", f"must be an integer >= 1, got {k!r}")
+
+
 class RecModel(torch.nn.Module):
     r"""A recommender: an :class:`~gnnrec.nn.Encoder` and the
     :class:`~gnnrec.nn.scorers.Scorer` :math:`f(u, i)` that ranks with its
@@ -214,8 +220,7 @@ class RecModel(torch.nn.Module):
             most ``k`` original item ids, best first, and one of their
             scores.
         """
-        if k < 1:
-            raise option_error("k", f"must be >= 1, got {k}")
+        check_k(k)
         ids = list(user_ids)
         known = self.known_users(ids) if skip_unknown else [True] * len(ids)
         index = self.user_index([u for u, ok in zip(ids, known) if ok])

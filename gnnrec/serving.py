@@ -10,6 +10,7 @@ import torch
 
 from gnnrec.data.dataset import EDGE, ITEM, REV_EDGE, USER
 from gnnrec.errors import GnnrecError, option_error
+from gnnrec.model import check_k
 from gnnrec.outputs import write_files
 
 INDEX_TYPES = ("flat", "hnsw", "hnsw-ip")
@@ -197,8 +198,7 @@ class IndexRecommender:
                   skip_unknown: bool = False) -> Tuple[List[np.ndarray], List[np.ndarray]]:
         r"""As :meth:`gnnrec.model.RecModel.recommend`: per user, at most
         ``k`` original item ids (best first) and their scores."""
-        if k < 1:
-            raise option_error("k", f"must be >= 1, got {k}")
+        check_k(k)
         index = self.users.find(list(user_ids))
         if not skip_unknown and np.any(index < 0):
             raise GnnrecError(f"unknown user {list(user_ids)[int(np.flatnonzero(index < 0)[0])]}")

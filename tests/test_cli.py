@@ -307,7 +307,10 @@ def test_bench_explains_phases_memory_and_peer(runner, data_dir, tmp_path):
                 "inter/s"):
         assert col in header
     assert "extrapolated" in r.stdout
-    res = json.load(open(out_json))["results"]
+    saved = json.load(open(out_json))
+    assert saved["command"][:2] == ["gnnrec", "bench"] and "--peer" in saved["command"]
+    assert saved["torch"] and saved["machine"]["cpus"] and "commit" in saved
+    res = saved["results"]
     ours = [x for x in res if "peer" not in x]
     assert {x["sampler"] for x in ours} == {"rns", "dns"}
     for x in ours:
