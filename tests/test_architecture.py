@@ -74,3 +74,26 @@ def test_data_layer_is_free_of_models_and_training():
             for imported in imports(path):
                 assert not imported.startswith(("gnnrec.nn", "gnnrec.losses", "gnnrec.sampling",
                                                 "gnnrec.train", "gnnrec.model")), (module, imported)
+
+
+def test_no_function_is_longer_than_about_60_lines():
+    r"""Code lines of every function of the package (its docstring not
+    counted): a longer one is two functions."""
+    long = []
+    for module, path in modules():
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                doc = isinstance(body[0], ast.Expr) and isinstance(
+                    getattr(body[0], "value", None), ast.Constant)
+                start = body[1].lineno if doc and len(body) > 1 else body[0].lineno
+                if node.end_lineno - start + 1 > 62:
+                    long.append(f"{module}.{node.name}: {node.end_lineno - start + 1} lines")
+    assert not long, long
+
+
+@pytest.mark.parametrize("module,path", sorted(modules()))
+def test_every_module_says_what_it_is_for(module, path):
+    doc = ast.get_docstring(ast.parse(open(path).read()))
+    assert doc and len(doc.split("\n\n")[0]) < 400, f"{module}: no one-paragraph docstring"

@@ -187,7 +187,15 @@ SPEC_KEYS = ("config", "protocol", "model", "sampler", "loss", "dim", "layers", 
 def spec_options(f):
     r"""The options that make a run spec (and the data options), shared by
     ``train`` and ``tune``."""
-    opts = [
+    f = dataset_options(f)
+    for opt in reversed(_component_options() + _training_options()):
+        f = opt(f)
+    return f
+
+
+def _component_options():
+    """What is trained: the spec file or preset, the model, sampler, loss."""
+    return [
         click.option("--config", "config", type=click.Path(), default=None,
                      help="Start from a run spec (a run's config.json, a tuner's best.json); "
                           "other options given here change it."),
@@ -218,6 +226,13 @@ def spec_options(f):
                      help=lambda: "Loss option, repeatable (see --list-options). A loss's "
                                   f"scorer ({', '.join(SCORERS)}) becomes the model's: "
                                   "evaluation, recommend and export rank with it."),
+    ]
+
+
+def _training_options():
+    """How it is trained and selected: the trainer's, objective's and
+    evaluation's options."""
+    return [
         click.option("--epochs", type=int, default=None,
                      help="Maximum epochs (early stopping may end sooner). "
                           f"[default: {default_of(Trainer, 'epochs')}]"),
@@ -253,10 +268,6 @@ def spec_options(f):
                      help="Evaluate on validation every N epochs. "
                           f"[default: {default_of(Evaluate, 'every')}]"),
     ]
-    f = dataset_options(f)
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
 
 
 def setting_flag(path: str) -> str:
