@@ -18,7 +18,7 @@ def cli(ctx, quiet):
     gnnrec evaluate runs/lightgcn-rns-bpr/best.pt
     gnnrec recommend runs/lightgcn-rns-bpr/best.pt --user 19 -k 10
     gnnrec export runs/lightgcn-rns-bpr/best.pt emb.npy
-    gnnrec data --dataset ../shared/data/gowalla
+    gnnrec data --dataset ratings.csv               # format and columns detected
 
     On Linux (glibc), memory freed during a run stays with the process
     instead of being returned and faulted in again every step (faster, steadier

@@ -187,7 +187,7 @@ def load_dataset(spec: Optional[DataSpec] = None, echo=None, **kwargs) -> RecDat
 
     Example::
 
-        ds = load_dataset(path="../shared/data/gowalla", val_frac=0.1)
+        ds = load_dataset(path="gowalla", val_frac=0.1)  # fetched once
         train = ds.to_hetero("train")
     """
     spec = spec if spec is not None else DataSpec(**kwargs)
