@@ -46,6 +46,7 @@ import torch
 
 warnings.filterwarnings("ignore")
 
+from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
 from gnnrec.refit import refit_spec  # noqa: E402
 from gnnrec.run import train_run  # noqa: E402
@@ -105,8 +106,8 @@ def row_spec(args, row: str, seed: int) -> RunSpec:
     return spec.validate()
 
 
-def folder(args, row, seed, refit=False):
-    return os.path.join(args.out, "runs", f"{row}-s{seed}" + ("-refit" if refit else ""))
+def folder(args, row, seed, refit=False, runs="runs"):
+    return os.path.join(args.out, runs, f"{row}-s{seed}" + ("-refit" if refit else ""))
 
 
 class DeadlinePassed(Exception):
@@ -332,24 +333,38 @@ def mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
+#: folders of run folders summarized: the runs, and the cut survey of a GPU lease
+GROUPS = (("runs", None),
+          ("gpu-survey", "H200 survey: ~7 minutes of 6 runs sharing one GPU, cut mid-run"))
+
+
 def cmd_summarize(args):
-    runs = os.path.join(args.out, "runs")
+    rows = []
+    for runs, note in GROUPS:
+        rows += summarize_group(args, runs, note)
+    write_summary(args, rows)
+
+
+def summarize_group(args, group, note):
+    runs = os.path.join(args.out, group)
     rows = []
     for row in ROWS:
         seeds = sorted(int(n[len(row) + 2:]) for n in os.listdir(runs) if n.startswith(row + "-s")
                        and n[len(row) + 2:].isdigit()) if os.path.isdir(runs) else []
-        sel = {s: summarize_selection(folder(args, row, s)) for s in seeds}
+        sel = {s: summarize_selection(folder(args, row, s, runs=group)) for s in seeds}
         sel = {s: v for s, v in sel.items() if v}
         if not sel:
             continue
-        ref = {s: summarize_refit(folder(args, row, s, True)) for s in sel}
+        ref = {s: summarize_refit(folder(args, row, s, True, runs=group)) for s in sel}
         encoder, sampler, loss, options, every, patience = ROWS[row]
-        out = {"row": row, "model": encoder, "sampler": sampler, "loss": loss,
+        out = {"row": row + (" (GPU survey)" if note else ""), "group": group, "note": note,
+               "model": encoder, "sampler": sampler, "loss": loss,
                "options": options, "selection": "validation",
                "validation": "10% of each user's training items (seed 0)",
                "eval_every": every, "patience_evaluations": patience, "seeds": sorted(sel),
                "finished": [s for s in sel if sel[s]["finished"]],
-               "machine": {s: machine(folder(args, row, s)) for s in sel}, "per_seed": {}}
+               "machine": {s: machine(folder(args, row, s, runs=group)) for s in sel},
+               "per_seed": {}}
         for name, get in (("test_recall@20", lambda s: sel[s]["test_recall@20"]),
                           ("test_ndcg@20", lambda s: sel[s]["test_ndcg@20"]),
                           ("best_epoch", lambda s: sel[s]["best_epoch"]),
@@ -367,13 +382,19 @@ def cmd_summarize(args):
         for s in sel:
             out["per_seed"][s] = {"selection": {k: v for k, v in sel[s].items() if k != "curve"},
                                   "refit": ref.get(s)}
+        out["curves"] = {s: sel[s]["curve"] for s in sel}
         rows.append(out)
-        curves = {s: sel[s]["curve"] for s in sel}
-        with open(os.path.join(args.out, f"curve-{row}.json"), "w") as f:
-            json.dump(curves, f)
+    return rows
+
+
+def write_summary(args, rows):
+    curves = {row["row"]: row.pop("curves") for row in rows}
+    with open(os.path.join(args.out, "curves.json"), "w") as f:
+        json.dump(curves, f)
     summary = {"benchmark": "LightGCN Gowalla split (29,858 users x 40,981 items, 810,128 "
                             "training interactions), Recall@20 / NDCG@20 over all items",
-               "target_recall@20": TARGET, "commit": commit(), "torch": torch.__version__,
+               "target_recall@20": TARGET, **provenance("cpu", ["benchmarks/gowalla.py",
+                                                                *sys.argv[1:]]),
                "published_selected_on_test": [
                    {"system": n, "recall@20": r, "ndcg@20": nd, "source": src}
                    for n, r, nd, src in PUBLISHED],
@@ -403,7 +424,8 @@ def table(summary):
         body.append([n, "test (published)", f"{r:.4f}", f"{nd:.4f}", "-", "-", "-", src])
     for row in summary["rows"]:
         seeds = ",".join(map(str, row["seeds"]))
-        done = "" if len(row["finished"]) == len(row["seeds"]) else " (running)"
+        done = "" if len(row["finished"]) == len(row["seeds"]) else (
+            " (cut)" if row.get("note") else " (running)")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
@@ -418,10 +440,9 @@ def plot(args, rows):
     from gnnrec.plot import plot_curves
 
     curves = {}
-    for row in rows:
-        data = json.load(open(os.path.join(args.out, f"curve-{row['row']}.json")))
+    for row, data in json.load(open(os.path.join(args.out, "curves.json"))).items():
         for seed, curve in data.items():
-            curves[f"{row['row']} s{seed}"] = curve
+            curves[f"{row} s{seed}"] = curve
     path = os.path.join(args.out, "curves.png")
     plot_curves(curves, [("val/recall@20", "validation Recall@20"),
                          ("test/recall@20", "test Recall@20 (logged, not selected on)"),
