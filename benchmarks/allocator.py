@@ -23,6 +23,8 @@ import sys
 
 import torch
 
+from gnnrec.bench import provenance
+
 
 def child(args) -> dict:
     from gnnrec.allocator import keep_freed_memory
@@ -95,7 +97,8 @@ def main(argv=None):
               f"{d['peak_mb']:8.0f}{k['peak_mb']:8.0f}")
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"machine": platform.platform(), "cpus": os.cpu_count(),
+            json.dump({**provenance("cpu"), "machine": platform.platform(),
+                       "cpus": os.cpu_count(),
                        "torch": torch.__version__, "args": vars(args), "table": table,
                        "runs": runs}, f, indent=1)
 

@@ -29,6 +29,7 @@ import torch
 
 warnings.filterwarnings("ignore")
 
+from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
 from gnnrec.metrics import EvalProtocol  # noqa: E402
 from gnnrec.registry import parse_named_options  # noqa: E402
@@ -92,7 +93,7 @@ def main(argv=None):
     graph = RecGraph.from_dataset(ds, device)
     protocol = EvalProtocol.from_dataset(ds, device, ks=[20])
     shared = parse_opts(args.opt)
-    info = {"machine": platform.node(), "device": str(device),
+    info = {**provenance(str(device)), "machine": platform.node(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "python": sys.version.split()[0],
             "dataset": ds.name, "users": ds.num_users, "items": ds.num_items,

@@ -106,7 +106,10 @@ def main(argv=None):
             print(json.dumps(rows[-1]), flush=True)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"machine": platform.node(), "python": sys.version.split()[0],
+            from gnnrec.bench import provenance
+
+            json.dump({**provenance("cpu"), "machine": platform.node(),
+                       "python": sys.version.split()[0],
                        "rows": rows, "args": vars(args)}, f, indent=2)
 
 

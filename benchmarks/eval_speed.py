@@ -25,6 +25,7 @@ import time
 
 import torch
 
+from gnnrec.bench import provenance
 from gnnrec.data import load_dataset
 from gnnrec.metrics import EvalProtocol, dot_scores
 
@@ -104,7 +105,7 @@ def main(argv=None):
     ratio = summary["gnnrec"]["seconds"] / summary["straightforward"]["seconds"]
     same = all(abs(summary["gnnrec"][k] - summary["straightforward"][k]) < 1e-9
                for k in ("recall@20", "ndcg@20"))
-    info = {"machine": platform.node(), "threads": torch.get_num_threads(),
+    info = {**provenance("cpu"), "machine": platform.node(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "python": sys.version.split()[0],
             "users": ds.num_users, "items": ds.num_items, "args": vars(args)}
     report = {"info": info, "summary": summary, "ratio": ratio, "same_metrics": same}

@@ -25,6 +25,8 @@ import time
 import numpy as np
 import torch
 
+from gnnrec.bench import provenance
+
 
 def timed(fn, users, batch):
     start = time.perf_counter()
@@ -88,7 +90,8 @@ def main(argv=None):
     print(json.dumps(rows[0]))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"machine": platform.node(), "python": sys.version.split()[0],
+            json.dump({**provenance("cpu"), "machine": platform.node(),
+                       "python": sys.version.split()[0],
                        "faiss": faiss.__version__, "model": info, "rows": rows,
                        "args": vars(args)}, f, indent=2)
 

@@ -35,6 +35,7 @@ import torch
 
 warnings.filterwarnings("ignore")
 
+from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
 from gnnrec.data.adjacency import normalized_adjacency_coo  # noqa: E402
 from gnnrec.losses import BPR  # noqa: E402
@@ -208,7 +209,8 @@ def main(argv=None):
             raise SystemExit(f"unknown system {name}")
         systems.append(s)
 
-    info = {"machine": platform.node(), "cpu_threads": torch.get_num_threads(),
+    info = {**provenance(args.device), "machine": platform.node(),
+            "cpu_threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             "torch": torch.__version__, "python": sys.version.split()[0],
             "users": ds.num_users, "items": ds.num_items, "train": graph.num_edges,

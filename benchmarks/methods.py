@@ -34,6 +34,7 @@ import torch
 
 warnings.filterwarnings("ignore")
 
+from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
 from gnnrec.data.loading import DataSpec  # noqa: E402
 from gnnrec.metrics import split_sets  # noqa: E402
@@ -170,7 +171,8 @@ def run_one(args, job, tuned, path):
     ds, graph, protocol = _DATA[dataset]
     every = spec.evaluation["eval_every"]
     head = {"job": {"dataset": dataset, "encoder": encoder, "method": method, "seed": seed},
-            "spec": spec.to_dict(), "tuned": params, "machine": platform.node(),
+            "spec": spec.to_dict(), "tuned": params, **provenance(args.device),
+            "machine": platform.node(),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "data": {"users": ds.num_users, "items": ds.num_items, "train": graph.num_edges,
                      "notes": ds.notes}}

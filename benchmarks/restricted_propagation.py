@@ -25,6 +25,7 @@ import time
 
 import torch
 
+from gnnrec.bench import provenance
 from gnnrec.data import RecGraph, load_dataset
 from gnnrec.nn.propagation import propagate, propagate_rows
 
@@ -94,7 +95,7 @@ def main(argv=None):
         times["slice"].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
     steps = time_steps(graph, args) if args.steps else {}
-    out = {"machine": platform.node(), "torch": torch.__version__,
+    out = {**provenance("cpu"), "machine": platform.node(), "torch": torch.__version__,
            "threads": torch.get_num_threads(), "data": args.data,
            "nodes": n, "edges": graph.num_edges, "batch": args.batch,
            "candidates": args.candidates, "layers": args.layers, "dim": args.dim,

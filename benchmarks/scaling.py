@@ -159,7 +159,10 @@ def main(argv=None):
             print("{}: {:.0f} MB + {:.0f} B/node + {:.0f} B/interaction".format(key, *fit))
     if args.out:
         with open(args.out, "w") as f:
-            json.dump({"machine": platform.node(), "python": sys.version.split()[0],
+            from gnnrec.bench import provenance
+
+            json.dump({**provenance("cpu"), "machine": platform.node(),
+                       "python": sys.version.split()[0],
                        "rows": rows, "fits (MB, bytes/node, bytes/interaction)": fits,
                        "args": vars(args)}, f, indent=2)
 
