@@ -56,8 +56,10 @@ def export_faiss(model, path: str, index_type: str = "flat", overwrite: bool = F
             extra coordinate :math:`\sqrt{M^2 - \|x\|^2}`, :math:`M` the
             largest item norm, each query a 0, so the nearest item in L2 is
             the best by inner product) or ``hnsw-ip`` (HNSW searched by inner
-            product directly; inner product is not a metric, so its recall
-            levels off lower). (default: :obj:`"flat"`)
+            product directly). Which HNSW recalls more depends on the
+            model's geometry (docs/scaling.rst: on a trained Gowalla DNS
+            model ``hnsw-ip``, 0.986 at efSearch 256 against 0.953).
+            (default: :obj:`"flat"`)
     """
     faiss = _faiss()
     if index_type not in INDEX_TYPES:

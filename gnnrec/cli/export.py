@@ -18,7 +18,8 @@ from gnnrec.serving import INDEX_TYPES
               show_default=True,
               help="faiss: exact inner product (flat); HNSW (approximate, faster on large "
                    "item sets) over the inner-product-to-L2 reduction (hnsw), or searched by "
-                   "inner product directly (hnsw-ip, lower recall).")
+                   "inner product directly (hnsw-ip). Which HNSW recalls more depends on "
+                   "the model: measure with benchmarks/faiss_index.py.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 @device_option
 @click.pass_obj
