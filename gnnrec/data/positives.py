@@ -71,17 +71,8 @@ class PositiveSet:
         :func:`torch.searchsorted` walks ~20 levels of the keys."""
         width = (self.num_items + 7) // 8
         if self._bitmap is None and self.num_users * width <= self.BITMAP_MAX_BYTES:
-            bits = torch.zeros(self.num_users * width, dtype=torch.uint8, device=self.device)
-            if len(self.keys):
-                row = self.keys // self.num_items
-                byte = row * width + (self.col >> 3)  # non-decreasing: keys are sorted
-                value = torch.ones_like(self.col) << (self.col & 7)
-                # distinct bits of one byte: their sum is their OR (segment sums by cumsum)
-                uniq, count = torch.unique_consecutive(byte, return_counts=True)
-                total = torch.cumsum(value, 0)[torch.cumsum(count, 0) - 1]
-                total = total - torch.cat([total.new_zeros(1), total[:-1]])
-                bits[uniq] = total.to(torch.uint8)
-            self._bitmap = bits.view(self.num_users, width)
+            self._bitmap = packed_bits(self.keys // self.num_items, self.col, self.num_users,
+                                       self.num_items)
         return self._bitmap
 
     def _in_bitmap(self, bits: Tensor, user: Tensor, item: Tensor) -> Tensor:
@@ -218,6 +209,23 @@ class PositiveSet:
             raise RuntimeError("could not draw distinct non-members")
         items = self.complement_at(users, ranks.clamp(min=0))
         return torch.where(valid, items, torch.full_like(items, -1))
+
+
+def packed_bits(row: Tensor, col: Tensor, num_rows: int, num_cols: int) -> Tensor:
+    r"""``(num_rows, ceil(num_cols / 8))`` bytes with bit ``c % 8`` of byte
+    ``c // 8`` of row ``r`` set for every *distinct* pair ``(row, col)``,
+    given sorted by ``row * num_cols + col``."""
+    width = (num_cols + 7) // 8
+    bits = torch.zeros(num_rows * width, dtype=torch.uint8, device=row.device)
+    if len(row):
+        byte = row * width + (col >> 3)  # non-decreasing: the pairs are sorted
+        value = torch.ones_like(col) << (col & 7)
+        # distinct bits of one byte: their sum is their OR (segment sums by cumsum)
+        uniq, count = torch.unique_consecutive(byte, return_counts=True)
+        total = torch.cumsum(value, 0)[torch.cumsum(count, 0) - 1]
+        total = total - torch.cat([total.new_zeros(1), total[:-1]])
+        bits[uniq] = total.to(torch.uint8)
+    return bits.view(num_rows, width)
 
 
 def _join(a_row: Tensor, a_key: Tensor, b_row: Tensor, b_key: Tensor,

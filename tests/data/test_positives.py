@@ -103,3 +103,5 @@ def test_member_and_shared_pairs_equal_brute_force():
         c = Cooccurrence(ps, chunk=7)
         a, b = torch.randint(ps.num_users, (20,)), torch.randint(ps.num_users, (33,))
         assert torch.equal(c.grid(a, b).bool(), ps.shares_grid(a, b))
+        # both builds (the join for sparse sets, the OR for dense ones) give the same bitmap
+        assert torch.equal(c._by_or(ps), c._by_join(ps, 7))
