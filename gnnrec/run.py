@@ -141,6 +141,8 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             start(trainer, ckpt, spec, None, dist)
             trainer.fit()
             return None
+        for line in objective.loss.advice(graph, spec.trainer["batch_size"]):
+            echo(f"note: {line}")
         folder.begin()
         spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
         hooks, checkpoint = callbacks_for(spec, protocol, folder, objective, dataset, echo,

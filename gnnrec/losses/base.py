@@ -1,6 +1,6 @@
 """The loss contract: user, positive and negative embeddings to a scalar."""
 import abc
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -53,6 +53,12 @@ class RecLoss(torch.nn.Module, abc.ABC):
 
     def bind(self, graph) -> None:
         r"""Called with the training graph (precompute per-graph terms)."""
+
+    def advice(self, graph, batch_size: int) -> List[str]:
+        r"""Lines a run prints at its start when this loss, at its options, is
+        known to lose on data like ``graph`` (each naming the option that
+        fixes it); none by default."""
+        return []
 
     def rows_needed(self, users: Tensor, items: Tensor, graph,
                     generator: Optional[torch.Generator] = None) -> Optional[Tensor]:

@@ -1,14 +1,14 @@
 """HDCCF: hardness-aware debiased contrastive CF (and DCL, its special case)."""
 import math
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (excluded_mask, kept_count, masked_lse, masked_lse_mm,
-                                   row_dots)
+from gnnrec.losses.inbatch import (covering_note, excluded_mask, kept_count, masked_lse,
+                                   masked_lse_mm, row_dots)
 
 NEG_INF = float("-inf")
 
@@ -199,6 +199,11 @@ class HDCCF(RecLoss):
         item_nb = graph.positives.sample_members(users, self.P, generator)  # (B, P) items of u_k
         user_nb = graph.item_positives.sample_members(items, self.P, generator)  # users of i_k
         return item_nb, user_nb
+
+    def advice(self, graph, batch_size: int) -> List[str]:
+        return covering_note(type(self).__name__.lower(), graph, batch_size,
+                             "it has no popularity correction; --loss ssm --opt ssm.logq=true "
+                             "(or a sampler with --loss bpr) holds up there")
 
     def rows_needed(self, users: Tensor, items: Tensor, graph,
                     generator: Optional[torch.Generator] = None) -> Tensor:

@@ -245,7 +245,10 @@ def test_popdcl_omega_and_m_plus_by_hand():
     assert m_plus.tolist() == pytest.approx(want, rel=1e-6)
 
 
-def test_popdcl_equals_per_example_reference():
+@pytest.mark.parametrize("mask", [False, True], ids=["index-lists", "dense-mask"])
+def test_popdcl_equals_per_example_reference(mask, monkeypatch):
+    # both forms of the exclusions (index lists on sparse data, a B x B mask on dense)
+    monkeypatch.setattr("gnnrec.losses.popdcl.use_mask", lambda *a: mask)
     g, out, users, items = setup(seed=4, users=8, items=12)
     loss = PopDCL(tau=0.5)
     loss.bind(g)
@@ -382,3 +385,34 @@ def test_popdcl_negative_term_gradients():
     assert torch.autograd.gradcheck(
         lambda a, b: _corrected_lse(a, b, pairs, kept, w.log(), torch.log1p(-w), -1 / tau,
                                     1 / tau), ((s * tau).detach().requires_grad_(), s_pos))
+    assert torch.autograd.gradcheck(  # the exclusions as a dense mask of the kept entries
+        lambda a, b: _corrected_lse(a, b, 1.0 - ex, kept, w.log(), torch.log1p(-w), -1 / tau),
+        (s, s_pos))
+
+
+@pytest.mark.parametrize("loss", [SSM(), DCL(), HDCCF(), PopDCL()], ids=lambda x: type(x).__name__)
+def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_the_catalogue(loss):
+    from gnnrec.losses.inbatch import batch_coverage
+
+    dense = random_graph(200, 40, 0.3, seed=1)  # a batch of 256 holds every item
+    sparse = random_graph(200, 4000, 0.002, seed=1, min_items=1)  # it holds ~6% of them
+    assert batch_coverage(dense, 256) > 0.95 and batch_coverage(sparse, 256) < 0.1
+    notes = loss.advice(dense, 256)
+    assert len(notes) == 1 and "ssm.logq=true" in notes[0]
+    assert loss.advice(sparse, 256) == []
+    assert loss.advice(dense, 2) == []  # two rows cover little of 40 items
+
+
+def test_ssm_with_logq_or_sampled_negatives_has_nothing_to_say():
+    dense = random_graph(200, 40, 0.3, seed=1)
+    assert SSM(logq=True).advice(dense, 256) == []
+    assert SSM(in_batch=False).advice(dense, 256) == []
+
+
+def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():
+    g = random_graph(300, 200, 0.05, seed=2)
+    gen = torch.Generator().manual_seed(0)
+    held = [len(torch.unique(g.item[torch.randint(g.num_edges, (64,), generator=gen)]))
+            / g.num_items for _ in range(400)]
+    from gnnrec.losses.inbatch import batch_coverage
+    assert batch_coverage(g, 64) == pytest.approx(float(np.mean(held)), rel=0.02)
