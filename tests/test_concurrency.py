@@ -21,9 +21,16 @@ def gnnrec(*args):
     return [sys.executable, "-m", "gnnrec.cli", *args]
 
 
+def interruptible():
+    """Ctrl-C's default in the child even when this test runs where SIGINT is
+    ignored (a job started in the background by a non-interactive shell:
+    Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args):
     return subprocess.Popen(gnnrec(*args), env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
 
 
 def wait_for(path, proc, timeout=60):

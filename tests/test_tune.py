@@ -136,8 +136,10 @@ def test_ctrl_c_during_a_search_is_one_line_and_the_search_resumes(tmp_path):
     args = [sys.executable, "-m", "gnnrec.cli", "tune", "--dataset", data, "--out", out,
             "--space", "trainer.lr=0.001,0.002", "--search", "grid", "--trials", "2",
             "--dim", "8", "--layers", "1", "--batch-size", "16", "--device", "cpu"]
+    from tests.test_concurrency import interruptible
+
     proc = subprocess.Popen(args + ["--epochs", "5000"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     log = os.path.join(out, "trial-0000", "log.jsonl")
     end = time.time() + 120
     while not os.path.exists(log):
