@@ -12,7 +12,10 @@ def test_ci_runs_the_readme_commands():
     commands = re.findall(r"^    (python3 -m venv .*)$", quick, re.M)
     # install + train, tests + lint, the API reference: each README command is a CI line
     assert len(commands) == 3
-    assert [line for line in ci.splitlines() if line.startswith("python3 -m venv")] == commands
+    # each fails the run (set -e does not stop at a failure inside a && chain)
+    lines = [line for line in ci.splitlines() if line.startswith("python3 -m venv")]
+    assert all(line.endswith(" || exit 1") for line in lines)
+    assert [line[:-len(" || exit 1")] for line in lines] == commands
 
 
 def test_bundled_sample_is_packaged():

@@ -281,7 +281,7 @@ def cli_cmd(*args):
 
 def test_sigkill_at_random_moments_then_resume_ends_with_the_uninterrupted_run(data_dir,
                                                                                tmp_path):
-    args = ["--dataset", data_dir, "--epochs", "6", "--dim", "8", "--layers", "1",
+    args = ["--dataset", data_dir, "--epochs", "12", "--dim", "8", "--layers", "1",
             "--batch-size", "32", "--device", "cpu", "--no-progress", "--patience", "0"]
     env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
     ref = str(tmp_path / "ref")
@@ -298,10 +298,12 @@ def test_sigkill_at_random_moments_then_resume_ends_with_the_uninterrupted_run(d
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             if kills < 4:
-                if kills == 3 and not mid_run:  # the last kill waits for a checkpoint
-                    while not os.path.exists(last(out)) and proc.poll() is None:
-                        time.sleep(0.01)
-                time.sleep(rng.uniform(0.5, 4.0) if kills < 3 else rng.uniform(0.0, 0.3))
+                if kills == 0:  # the first kill lands as soon as an epoch is on disk
+                    while not os.path.exists(os.path.join(out, "log.jsonl")) \
+                            and proc.poll() is None:
+                        time.sleep(0.005)
+                else:
+                    time.sleep(rng.uniform(0.5, 4.0))
                 if proc.poll() is None:
                     mid_run += os.path.exists(last(out))  # a kill that lands mid-training
                     proc.send_signal(signal.SIGKILL)
