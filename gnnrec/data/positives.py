@@ -89,6 +89,15 @@ class PositiveSet:
         return _join(row, member, torch.arange(len(cols), device=cols.device), cols,
                      key_range=self.num_items)
 
+    def member_grid(self, rows: Tensor, cols: Tensor) -> Optional[Tensor]:
+        r"""``(len(rows), len(cols))`` booleans, :meth:`member_pairs` as a
+        dense mask read from the :meth:`bitmap` (one gather per entry), or
+        ``None`` when the set has no bitmap."""
+        bits = self.bitmap()
+        if bits is None:
+            return None
+        return self._in_bitmap(bits, rows.unsqueeze(1), cols.unsqueeze(0))
+
     def shared_pairs(self, rows: Tensor, cols: Tensor) -> Tuple[Tensor, Tensor]:
         r"""Index lists ``(k, m)`` of every pair whose sets intersect (two
         users with a common item, for the set of users' items); a pair

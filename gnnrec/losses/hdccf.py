@@ -8,7 +8,7 @@ from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import (covering_note, excluded_mask, kept_count, masked_lse,
-                                   masked_lse_mm, row_dots)
+                                   masked_lse_mm, member_exclusions, row_dots)
 
 NEG_INF = float("-inf")
 
@@ -241,8 +241,8 @@ class HDCCF(RecLoss):
             sides.append((pos, user_emb, graph.item_positives, items, user_flat, self.omega_user,
                           self.scorer.matrix(user_emb, pos).t() / tau if modulated else None))
         for anchor, nb, sets, ids, nb_ids, omega, dense in sides:
-            observed = sets.member_pairs(ids, nb_ids) if self.debias else None  # in D
-            excluded = excluded_mask(B, B * P, dev, pairs=observed, own=own)
+            observed = member_exclusions(sets, ids, nb_ids) if self.debias else {}  # in D
+            excluded = excluded_mask(B, B * P, dev, own=own, **observed)
             lse, own_s = self._negatives(anchor, nb, excluded, dense)
             if self.debias:
                 count = kept_count(excluded)

@@ -7,7 +7,7 @@ from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import (covering_note, excluded_mask, gather_columns, masked_lse,
-                                   masked_lse_mm)
+                                   masked_lse_mm, member_exclusions)
 
 
 class SSM(RecLoss):
@@ -102,10 +102,10 @@ class SSM(RecLoss):
         cols, col_items = gather_columns(pos, items) if self.gather else (pos, items)
         if len(cols) < 2:  # a batch of one row has no in-batch negative
             return user.sum() * 0.0 + cols.sum() * 0.0
-        pairs = None
-        if users is not None and self.positives is not None:
-            pairs = self.positives.member_pairs(users, col_items)  # the users' training items
-        excluded = excluded_mask(B, len(cols), user.device, pairs=pairs, keep_diagonal=True)
+        observed = {}
+        if users is not None and self.positives is not None:  # the users' training items
+            observed = member_exclusions(self.positives, users, col_items)
+        excluded = excluded_mask(B, len(cols), user.device, keep_diagonal=True, **observed)
         bias = None
         if self.logq:
             if self.log_q is None or items is None:

@@ -105,3 +105,23 @@ def test_member_and_shared_pairs_equal_brute_force():
         assert torch.equal(c.grid(a, b).bool(), ps.shares_grid(a, b))
         # both builds (the join for sparse sets, the OR for dense ones) give the same bitmap
         assert torch.equal(c._by_or(ps), c._by_join(ps, 7))
+
+
+def test_member_grid_equals_member_pairs_and_exclusions_agree_in_both_forms():
+    from gnnrec.losses.inbatch import excluded_mask, member_exclusions
+    from tests.conftest import random_graph
+
+    for g in (random_graph(30, 40, 0.5, seed=2), random_graph(30, 400, 0.02, seed=2)):
+        for ps, n in ((g.positives, 30), (g.item_positives, 40)):
+            rows, cols = torch.randint(n, (25,)), torch.randint(ps.num_items, (60,))
+            k, m = ps.member_pairs(rows, cols)
+            want = torch.zeros(25, 60, dtype=torch.bool)
+            want[k, m] = True
+            assert torch.equal(ps.member_grid(rows, cols), want)
+            got = excluded_mask(25, 60, "cpu", **member_exclusions(ps, rows, cols))
+            assert torch.equal(got.bool(), want)
+    # dense sets take the grid, sparse ones the lists
+    dense, sparse = random_graph(30, 40, 0.5, seed=2), random_graph(30, 4000, 0.002, seed=2)
+    rows = torch.arange(30)
+    assert "also" in member_exclusions(dense.positives, rows, torch.arange(40))
+    assert "pairs" in member_exclusions(sparse.positives, rows, torch.arange(40))
