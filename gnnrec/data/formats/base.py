@@ -1,5 +1,6 @@
 """The reader contract: one class per file format, recognised from the
 file's name and first bytes, read into arrays of original ids."""
+import abc
 import inspect
 import os
 import time
@@ -13,7 +14,7 @@ from gnnrec.errors import GnnrecError
 HEAD_BYTES = 64 * 1024
 
 
-class Reader:
+class Reader(abc.ABC):
     r"""A data file format.
 
     A subclass sets :attr:`name` and :attr:`summary`, takes its options as
@@ -40,8 +41,10 @@ class Reader:
         text; empty for a folder)."""
         return 0
 
+    @abc.abstractmethod
     def read(self, path: str, progress: "Progress") -> Dict[str, np.ndarray]:
-        raise NotImplementedError
+        r"""The interactions of ``path``: the one method every reader
+        implements."""
 
     def describe(self) -> Optional[str]:
         r"""What the reader found out about the file it read (a detected
