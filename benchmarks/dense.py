@@ -2,14 +2,17 @@
 BPR + RNS (issue 22).
 
     gnnrec data synth --users 1000 --items 800 --interactions 60000 --seed 5 \
-        --out /tmp/gnnrec-dense/synth-1000x800.csv
-    python benchmarks/dense.py /tmp/gnnrec-dense/synth-1000x800.csv --label synth-3.3% \
-        --encoders lightgcn --seeds 0 --epochs 80 \
-        --out benchmarks/results/dense/synth-3.3.json
+        --out synth-1000x800.csv
+    python benchmarks/dense.py synth-1000x800.csv --label synth-3.3pct \
+        --encoders mf,lightgcn --seeds 0,1,2 --epochs 1000 --eval-every 10 --patience 10 \
+        --out benchmarks/results/dense/defaults-synth-3.3pct.json
+    python benchmarks/dense.py ../shared/data/gowalla --k-core 30 --label g30-dense ...
 
 Every (encoder, method, seed) is an ordinary gnnrec run folder under --work
 (random 70/10/20 split, data seed 1; validation and test evaluated every 5
-epochs, test recorded for the record and never used to select), resumed
+epochs by default, test recorded for the record and never used to select;
+with ``--patience`` the run stops after that many evaluations without a new
+best validation Recall@20, so each method runs to its own best), resumed
 when the script is started again; the summary (test Recall@20 / NDCG@20 at
 the best validation epoch, mean and std over seeds, the change against BPR +
 RNS, the negatives' hardness, the share of the top-20 slots that go to the
@@ -34,7 +37,7 @@ from gnnrec.train.callbacks import read_log
 METHODS = {
     "rns": ("rns", "bpr", {}), "dns": ("dns", "bpr", {}), "mixgcf": ("mixgcf", "bpr", {}),
     "pdns": ("pdns", "bpr", {}), "ahns": ("ahns", "bpr", {}),
-    "ssm": (None, "ssm", {}), "ssm-logq": (None, "ssm", {"logq": True}),
+    "ssm": (None, "ssm", {"logq": False}), "ssm-logq": (None, "ssm", {"logq": True}),
     "dcl": (None, "dcl", {}), "popdcl": (None, "popdcl", {}), "hdccf": (None, "hdccf", {}),
 }
 
@@ -45,9 +48,9 @@ def spec_for(args, encoder, method, seed):
                    sampler=None if sampler is None else Component(sampler),
                    loss=Component(loss, dict(options)),
                    trainer={"epochs": args.epochs, "seed": seed},
-                   evaluation={"eval_every": 5, "patience": 0},
+                   evaluation={"eval_every": args.eval_every, "patience": args.patience},
                    data=DataSpec(path=args.data, split="random", test_frac=0.2, val_frac=0.1,
-                                 seed=1)).validate()
+                                 seed=1, k_core=args.k_core)).validate()
 
 
 def run_one(args, dataset, encoder, method, seed):
@@ -82,10 +85,16 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data")
     p.add_argument("--label", required=True)
+    p.add_argument("--k-core", type=int, default=0,
+                   help="keep the k-core (e.g. 30 on the Gowalla folder: section 3's g30-dense)")
     p.add_argument("--encoders", default="lightgcn")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--seeds", default="0")
     p.add_argument("--epochs", type=int, default=80)
+    p.add_argument("--eval-every", type=int, default=5)
+    p.add_argument("--patience", type=int, default=0,
+                   help="stop after this many evaluations without a new best validation "
+                        "Recall@20 (0: run every epoch)")
     p.add_argument("--work", default="/tmp/gnnrec-dense/runs")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
@@ -97,7 +106,9 @@ def main(argv=None):
                         "items": stats["items"], "interactions": stats["interactions"],
                         "density": stats["density"]},
                "protocol": "random 70/10/20 (data seed 1), every option at its default, test "
-                           "at the best validation Recall@20", "rows": {}}
+                           "at the best validation Recall@20",
+               "budget": {"epochs": args.epochs, "eval_every": args.eval_every,
+                          "patience": args.patience}, "rows": {}}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for encoder in args.encoders.split(","):
         for method in args.methods.split(","):

@@ -57,7 +57,7 @@ METHODS = {
     "pdns": (Component("pdns"), Component("bpr"), {}, ["pdns.mix=0.8,0.9,0.95"]),
     "ahns": (Component("ahns"), Component("bpr"), {},
              ["ahns.alpha=0.1,0.5,1.0", "ahns.beta=0.1,0.5,1.0"]),
-    "ssm": (None, Component("ssm"), {}, ["ssm.tau=0.1,0.2,0.5"]),
+    "ssm": (None, Component("ssm", {"logq": False}), {}, ["ssm.tau=0.1,0.2,0.5"]),
     "ssm-logq": (None, Component("ssm", {"logq": True}), {}, ["ssm.tau=0.1,0.2,0.5"]),
     "ssm-sampled": (Component("rns", {"num_negatives": 64}), Component("ssm", {"in_batch": False}),
                     {}, ["ssm.tau=0.1,0.2,0.5"]),

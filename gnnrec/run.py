@@ -141,7 +141,10 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             start(trainer, ckpt, spec, None, dist)
             trainer.fit()
             return None
-        for line in objective.loss.advice(graph, spec.trainer["batch_size"]):
+        advice = objective.loss.advice(graph, spec.trainer["batch_size"])
+        if objective.sampler is not None:
+            advice += objective.sampler.advice(graph)
+        for line in advice:
             echo(f"note: {line}")
         folder.begin()
         spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)

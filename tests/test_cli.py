@@ -198,7 +198,7 @@ def test_sampler_and_loss_option_errors(runner, tmp_path, args, needle):
 
 def test_help_sampler(runner):
     r = runner.invoke(cli, ["train", "--sampler", "ahns", "--help-sampler"])
-    assert r.exit_code == 0 and "p=-2.0" in r.output and "num_candidates=32" in r.output
+    assert r.exit_code == 0 and "p=-2.0" in r.output and "max_candidates=32" in r.output
 
 
 def test_bench_times_every_combination(runner, data_dir):

@@ -147,3 +147,13 @@ def test_resume_point_refuses_what_cannot_be_resumed(tmp_path, tiny_dataset_dir)
     shutil.copy(os.path.join(run, "best.pt"), os.path.join(run, "last.pt"))
     with pytest.raises(GnnrecError, match="no trainer state"):
         resume_point(run, s, ds, "cpu", echo=quiet)
+
+
+def test_a_run_says_which_pool_size_it_derived(tmp_path, tiny_dataset_dir):
+    s = spec(tiny_dataset_dir, epochs=1)
+    s.sampler = Component("dns")  # its pool derived from this dense data
+    lines = []
+    train_run(s.validate(), load_dataset(s.data), str(tmp_path / "run"), device="cpu",
+              echo=lines.append)
+    notes = [line for line in lines if line.startswith("note: dns:")]
+    assert len(notes) == 1 and "candidates, not 16" in notes[0]

@@ -65,7 +65,7 @@ def test_override_keeps_or_drops_component_options():
     same = base.override(sampler="dns", sampler_options=["top=2"]).validate()
     assert same.sampler.options["num_candidates"] == 4 and same.sampler.options["top"] == 2
     other = base.override(sampler="pdns").validate()
-    assert other.sampler.options["num_candidates"] == 16  # pdns's own default
+    assert other.sampler.options["num_candidates"] is None  # pdns's own default: derived
     assert base.override(trainer={"lr": 0.5, "seed": None}).validate().trainer["lr"] == 0.5
 
 

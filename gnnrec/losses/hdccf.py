@@ -202,8 +202,8 @@ class HDCCF(RecLoss):
 
     def advice(self, graph, batch_size: int) -> List[str]:
         return covering_note(type(self).__name__.lower(), graph, batch_size,
-                             "it has no popularity correction; --loss ssm --opt ssm.logq=true "
-                             "(or a sampler with --loss bpr) holds up there")
+                             "it has no popularity correction; --loss ssm (logQ-corrected by "
+                             "default) or a sampler with --loss bpr holds up there")
 
     def rows_needed(self, users: Tensor, items: Tensor, graph,
                     generator: Optional[torch.Generator] = None) -> Tensor:

@@ -150,8 +150,8 @@ class PopDCL(RecLoss):
     def advice(self, graph, batch_size: int) -> List[str]:
         return covering_note("popdcl", graph, batch_size,
                              "its popularity terms do not correct it here (dense synthetic set: "
-                             "Recall@20 0.073 against BPR + RNS's 0.420); --loss ssm --opt "
-                             "ssm.logq=true does best among in-batch losses")
+                             "Recall@20 0.073 against BPR + RNS's 0.420); --loss ssm "
+                             "(logQ-corrected by default) does best among in-batch losses")
 
     def bind(self, graph) -> None:
         pop = graph.item_degree.double()

@@ -5,10 +5,11 @@ import torch
 from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
-from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least
+from gnnrec.sampling.base import NegativeSampler, Negatives
+from gnnrec.sampling.pool import CandidatePool
 
 
-class AHNS(NegativeSampler):
+class AHNS(CandidatePool, NegativeSampler):
     r"""Adaptive hardness negative sampling, AHNS\ :sub:`p<0` (`Lai et al.,
     AAAI 2024 <https://arxiv.org/abs/2401.05191>`_, Algorithm 1): for each :math:`(u, i^+)`
     draw :math:`M` uniform non-positive candidates, rate each (Eq. 2)
@@ -51,7 +52,13 @@ class AHNS(NegativeSampler):
         p (float, optional): the power, :math:`p < 0`. (default: :obj:`-2`)
         alpha (float, optional): :math:`\alpha > 0`. (default: :obj:`0.1`)
         beta (float, optional): :math:`\beta > 0`. (default: :obj:`1.0`)
-        num_candidates (int, optional): :math:`M`. (default: :obj:`32`)
+        num_candidates (int, optional): :math:`M`; :obj:`None` derives it
+            from the training graph: the largest pool, up to
+            ``max_candidates``, whose most popular candidate is a user's own
+            item at most 1/8 of the time (:mod:`gnnrec.sampling.pool`;
+            printed at the start of a run). (default: :obj:`None`)
+        max_candidates (int, optional): the cap of a derived pool.
+            (default: :obj:`32`)
         num_negatives (int, optional): negatives per positive.
             (default: :obj:`1`)
         eps (float, optional): the clamp of :math:`s^+ + \alpha`.
@@ -61,16 +68,17 @@ class AHNS(NegativeSampler):
     easy_hint = "raise beta or alpha"
 
     def __init__(self, p: float = -2.0, alpha: float = 0.1, beta: float = 1.0,
-                 num_candidates: int = 32, num_negatives: int = 1, eps: float = 1e-6):
+                 num_candidates: Optional[int] = None, max_candidates: int = 32,
+                 num_negatives: int = 1, eps: float = 1e-6):
         super().__init__(num_negatives)
         if not p < 0:
             raise ValueError(f"p must be < 0, got {p}")
         for name, v in (("alpha", alpha), ("beta", beta), ("eps", eps)):
             if not v > 0:
                 raise ValueError(f"{name} must be > 0, got {v}")
-        _at_least("num_candidates", num_candidates, 1)
+        self._init_pool(num_candidates, max_candidates)
         self.p, self.alpha, self.beta = float(p), float(alpha), float(beta)
-        self.num_candidates, self.eps = int(num_candidates), float(eps)
+        self.eps = float(eps)
 
     def ideal_score(self, pos_score: Tensor) -> Tensor:
         r""":math:`\beta (s^+ + \alpha)^{p+1}` with the base clamped at ``eps``

@@ -2,7 +2,7 @@
 import abc
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from torch import Tensor
@@ -84,6 +84,11 @@ class NegativeSampler(abc.ABC):
         """Attaches the training graph (positives, popularity)."""
         self.graph = graph
         return self
+
+    def advice(self, graph: RecGraph) -> List[str]:
+        r"""Lines a run prints at its start about options this sampler
+        derived from ``graph`` (after :meth:`bind`); none by default."""
+        return []
 
     def candidates(self, users: Tensor, num: int, generator=None) -> Tensor:
         r"""``(B, K, num)`` items drawn uniformly, with replacement, from each

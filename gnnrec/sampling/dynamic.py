@@ -6,6 +6,7 @@ from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
 from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least, _in_range
+from gnnrec.sampling.pool import CandidatePool
 
 
 def dns_select(sampler: NegativeSampler, users: Tensor, out: EncoderOutput, num_candidates: int,
@@ -25,7 +26,7 @@ def dns_select(sampler: NegativeSampler, users: Tensor, out: EncoderOutput, num_
     return cand.gather(-1, pick).squeeze(-1)
 
 
-class DNS(NegativeSampler):
+class DNS(CandidatePool, NegativeSampler):
     r"""Dynamic negative sampling (`Zhang et al. 2013
     <https://doi.org/10.1145/2484028.2484126>`_; PDNS paper Eq. 3): draw a
     pool :math:`\mathcal{C}` of :math:`H` items uniformly from
@@ -41,7 +42,12 @@ class DNS(NegativeSampler):
     embedding.
 
     Args:
-        num_candidates (int, optional): pool size :math:`H` (:math:`M`).
+        num_candidates (int, optional): pool size :math:`H` (:math:`M`); :obj:`None` derives it
+            from the training graph: the largest pool, up to
+            ``max_candidates``, whose most popular candidate is a user's own
+            item at most 1/8 of the time (:mod:`gnnrec.sampling.pool`;
+            printed at the start of a run). (default: :obj:`None`)
+        max_candidates (int, optional): the cap of a derived pool.
             (default: :obj:`16`)
         top (int, optional): :math:`N`, in ``[1, num_candidates]``.
             (default: :obj:`1`)
@@ -50,11 +56,18 @@ class DNS(NegativeSampler):
     """
     summary = "dynamic negative sampling: best-scored of H uniform candidates"
 
-    def __init__(self, num_candidates: int = 16, top: int = 1, num_negatives: int = 1):
+    def __init__(self, num_candidates: Optional[int] = None, max_candidates: int = 16,
+                 top: int = 1, num_negatives: int = 1):
         super().__init__(num_negatives)
-        _at_least("num_candidates", num_candidates, 1)
-        _in_range("top", top, 1, num_candidates)
-        self.num_candidates, self.top = int(num_candidates), int(top)
+        self._init_pool(num_candidates, max_candidates)
+        if num_candidates is None:
+            _at_least("top", top, 1)
+        else:
+            _in_range("top", top, 1, num_candidates)
+        self.top = int(top)
+
+    def _min_pool(self) -> int:
+        return self.top
 
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:

@@ -5,10 +5,11 @@ import torch
 from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
-from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least, row_dots
+from gnnrec.sampling.base import NegativeSampler, Negatives, row_dots
+from gnnrec.sampling.pool import CandidatePool
 
 
-class MixGCF(NegativeSampler):
+class MixGCF(CandidatePool, NegativeSampler):
     r"""MixGCF (`Huang et al., KDD 2021
     <https://doi.org/10.1145/3447548.3467408>`_). For each :math:`(u, i^+)`
     draw :math:`M` uniform non-positive candidates; with the encoder's
@@ -41,17 +42,23 @@ class MixGCF(NegativeSampler):
     becomes the positive, hardness ~1 and a loss stuck at :math:`\log 2`.)
 
     Args:
-        num_candidates (int, optional): :math:`M`. (default: :obj:`16`)
+        num_candidates (int, optional): :math:`M`; :obj:`None` derives it
+            from the training graph: the largest pool, up to
+            ``max_candidates``, whose most popular candidate is a user's own
+            item at most 1/8 of the time (:mod:`gnnrec.sampling.pool`;
+            printed at the start of a run). (default: :obj:`None`)
+        max_candidates (int, optional): the cap of a derived pool.
+            (default: :obj:`16`)
         num_negatives (int, optional): negatives per positive, each from its
             own candidates and coefficients. (default: :obj:`1`)
     """
     summary = "synthetic negatives: per-layer positive mixing + hop mixing over M candidates"
     needs_layers = True
 
-    def __init__(self, num_candidates: int = 16, num_negatives: int = 1):
+    def __init__(self, num_candidates: Optional[int] = None, max_candidates: int = 16,
+                 num_negatives: int = 1):
         super().__init__(num_negatives)
-        _at_least("num_candidates", num_candidates, 1)
-        self.num_candidates = int(num_candidates)
+        self._init_pool(num_candidates, max_candidates)
 
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:

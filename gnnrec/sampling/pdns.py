@@ -5,11 +5,12 @@ import torch
 from torch import Tensor
 
 from gnnrec.nn.base import EncoderOutput
-from gnnrec.sampling.base import NegativeSampler, Negatives, _at_least, _in_range
+from gnnrec.sampling.base import NegativeSampler, Negatives, _in_range
+from gnnrec.sampling.pool import CandidatePool
 from gnnrec.sampling.dynamic import dns_select
 
 
-class PDNS(NegativeSampler):
+class PDNS(CandidatePool, NegativeSampler):
     r"""Positive-dominated negative synthesising (`Shi et al., "Enhancing
     Recommender Systems: A Strategy to Mitigate False Negative Impact"
     <https://arxiv.org/abs/2211.13912>`_, Sec. 3.2): a DNS pick :math:`j` (Eq. 3) is mixed
@@ -29,18 +30,24 @@ class PDNS(NegativeSampler):
 
     Args:
         mix (float, optional): :math:`a`, in ``[0, 1]``. (default: :obj:`0.9`)
-        num_candidates (int, optional): DNS pool size :math:`H`.
+        num_candidates (int, optional): DNS pool size :math:`H`; :obj:`None` derives it
+            from the training graph: the largest pool, up to
+            ``max_candidates``, whose most popular candidate is a user's own
+            item at most 1/8 of the time (:mod:`gnnrec.sampling.pool`;
+            printed at the start of a run). (default: :obj:`None`)
+        max_candidates (int, optional): the cap of a derived pool.
             (default: :obj:`16`)
         num_negatives (int, optional): negatives per positive.
             (default: :obj:`1`)
     """
     summary = "DNS pick mixed with the positive: a*e_i + (1-a)*e_j (a fixed, ~0.9)"
 
-    def __init__(self, mix: float = 0.9, num_candidates: int = 16, num_negatives: int = 1):
+    def __init__(self, mix: float = 0.9, num_candidates: Optional[int] = None,
+                 max_candidates: int = 16, num_negatives: int = 1):
         super().__init__(num_negatives)
         _in_range("mix", mix, 0.0, 1.0)
-        _at_least("num_candidates", num_candidates, 1)
-        self.mix, self.num_candidates = float(mix), int(num_candidates)
+        self._init_pool(num_candidates, max_candidates)
+        self.mix = float(mix)
 
     def sample(self, users: Tensor, pos_items: Tensor, out: EncoderOutput,
                generator: Optional[torch.Generator] = None) -> Negatives:

@@ -330,7 +330,7 @@ def in_batch_reference(loss, g, train, users, items, user_emb, item_emb, masked=
     for k in range(len(users)):
         u = int(users[k])
         logit = [float(un[k] @ pn[j]) / loss.tau for j in range(len(users))]
-        if loss.logq:
+        if loss.logq is not False:  # on by default, with a graph and the items
             logit = [x - math.log(deg[int(items[j])] / g.num_edges) for j, x in enumerate(logit)]
         negs = [j for j in range(len(users))
                 if j != k and (not masked or int(items[j]) not in train[u])]
@@ -338,7 +338,8 @@ def in_batch_reference(loss, g, train, users, items, user_emb, item_emb, masked=
     return total / len(users)
 
 
-@pytest.mark.parametrize("options", [{}, {"logq": True}, {"tau": 0.5, "logq": True}])
+@pytest.mark.parametrize("options", [{"logq": False}, {}, {"logq": True},
+                                     {"tau": 0.5, "logq": True}])
 def test_ssm_never_counts_a_users_training_item_as_a_negative(options):
     g, train, users, items = masking_batch()
     torch.manual_seed(0)
@@ -390,7 +391,8 @@ def test_popdcl_negative_term_gradients():
         (s, s_pos))
 
 
-@pytest.mark.parametrize("loss", [SSM(), DCL(), HDCCF(), PopDCL()], ids=lambda x: type(x).__name__)
+@pytest.mark.parametrize("loss", [SSM(logq=False), DCL(), HDCCF(), PopDCL()],
+                         ids=lambda x: type(x).__name__)
 def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_the_catalogue(loss):
     from gnnrec.losses.inbatch import batch_coverage
 
@@ -398,7 +400,7 @@ def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_t
     sparse = random_graph(200, 4000, 0.002, seed=1, min_items=1)  # it holds ~6% of them
     assert batch_coverage(dense, 256) > 0.95 and batch_coverage(sparse, 256) < 0.1
     notes = loss.advice(dense, 256)
-    assert len(notes) == 1 and "ssm.logq=true" in notes[0]
+    assert len(notes) == 1 and "ssm" in notes[0] and "logq" in notes[0].lower()
     assert loss.advice(sparse, 256) == []
     assert loss.advice(dense, 2) == []  # two rows cover little of 40 items
 
@@ -406,6 +408,7 @@ def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_t
 def test_ssm_with_logq_or_sampled_negatives_has_nothing_to_say():
     dense = random_graph(200, 40, 0.3, seed=1)
     assert SSM(logq=True).advice(dense, 256) == []
+    assert SSM().advice(dense, 256) == []  # corrected by default
     assert SSM(in_batch=False).advice(dense, 256) == []
 
 
