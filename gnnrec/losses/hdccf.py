@@ -143,6 +143,17 @@ class HDCCF(RecLoss):
             :math:`F^u`. (default: :obj:`True`)
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
+        logq (bool, optional): weigh each in-batch negative by
+            :math:`1/q`, its probability of being drawn (:math:`q_j =
+            \deg(j)/|\mathcal D|` for items, likewise users), so the means
+            of Eq. 15 (and the sums of Eq. 1, 5) estimate what the uniformly
+            drawn negatives that Eq. 1 is defined with would give
+            (self-normalised importance sampling: weighted means times the
+            count kept), not the popularity-weighted ones that in-batch
+            sampling draws (Sec. 2.2's "frequency-aware" property). The
+            logQ correction of sampled softmax (`Yi et al. 2019
+            <https://doi.org/10.1145/3298689.3346996>`_) for these losses.
+            (default: :obj:`False`)
         scorer (str, optional): :math:`f`: ``cosine``, ``dot`` or
             ``modulated`` (Eq. 7-8). The default, cosine, is **not** the
             paper's full model, which scores user-item pairs with the neural
@@ -157,7 +168,8 @@ class HDCCF(RecLoss):
 
     def __init__(self, tau: float = 0.1, num_neighbors: int = 2, omega_item: float = 0.05,
                  omega_user: float = 0.05, lambda_u: float = 0.1, lambda_i: float = 0.1,
-                 user_negatives: bool = True, debias: bool = True, scorer: str = "cosine"):
+                 user_negatives: bool = True, debias: bool = True, logq: bool = False,
+                 scorer: str = "cosine"):
         super().__init__(scorer)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
@@ -173,6 +185,27 @@ class HDCCF(RecLoss):
         self.omega_item, self.omega_user = float(omega_item), float(omega_user)
         self.lambda_u, self.lambda_i = float(lambda_u), float(lambda_i)
         self.user_negatives, self.debias = bool(user_negatives), bool(debias)
+        self.logq = bool(logq)
+        self.log_q = {}  # side -> log of the in-batch drawing probability
+
+    def bind(self, graph) -> None:
+        for side, degree in (("item", graph.item_degree), ("user", graph.user_degree)):
+            q = degree.clamp(min=1).double() / max(graph.num_edges, 1)
+            self.log_q[side] = q.log().float()
+
+    def _weights(self, side: str, ids: Tensor, excluded: Tensor):
+        r"""``(bias, log_count)`` of the importance weights :math:`w_m \propto
+        1/q_m` of the in-batch negatives ``ids`` (``None, None`` without
+        ``logq``): the log weights to add to the scores (at most 0) and, per
+        row, the log of the kept weights' sum."""
+        if not self.logq:
+            return None, None
+        if side not in self.log_q:
+            raise RuntimeError(f"{type(self).__name__} with logq needs a bound graph")
+        bias = -self.log_q[side][ids]
+        bias = bias - bias.max()
+        log_count = ((1.0 - excluded) @ bias.exp()).clamp(min=1e-30).log()
+        return bias, log_count
 
     def _factors(self, a: Tensor, b: Tensor) -> Tuple[Tensor, Tensor]:
         r"""``(a', b')`` with :math:`f(a_k, b_m) / \tau = a'_k \cdot b'_m` for
@@ -181,19 +214,21 @@ class HDCCF(RecLoss):
             a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
         return a * (1.0 / self.tau), b
 
-    def _negatives(self, anchor: Tensor, nb: Tensor, excluded: Tensor, modulated=None):
-        r"""``(lse, own)``: the log-sum-exp of each row's kept scores against
-        all neighbours and its ``(B, P)`` scores against its own block. With
-        the dot or cosine similarity the score matrix is one fused
-        :func:`~gnnrec.losses.inbatch.masked_lse_mm`; ``modulated`` is the
-        dense ``(B, PB)`` matrix of the modulated scorer."""
+    def _negatives(self, anchor: Tensor, nb: Tensor, excluded: Tensor, modulated=None,
+                   bias: Optional[Tensor] = None):
+        r"""``(lse, own)``: the log-sum-exp of each row's kept scores (plus
+        ``bias``, per column) against all neighbours and its ``(B, P)``
+        scores against its own block. With the dot or cosine similarity the
+        score matrix is one fused :func:`~gnnrec.losses.inbatch.masked_lse_mm`;
+        ``modulated`` is the dense ``(B, PB)`` matrix of the modulated scorer."""
         B = len(anchor)
         if modulated is not None:
             P = modulated.size(1) // B
             own = own_columns(B, P, modulated.device)
-            return masked_lse(modulated, excluded), modulated.gather(1, own)
+            shifted = modulated if bias is None else modulated + bias
+            return masked_lse(shifted, excluded), modulated.gather(1, own)
         a, b = self._factors(anchor, nb)
-        return masked_lse_mm(a, b, excluded), row_dots(a, b.view(B, -1, b.size(-1)))
+        return masked_lse_mm(a, b, excluded, bias), row_dots(a, b.view(B, -1, b.size(-1)))
 
     def _draw(self, users: Tensor, items: Tensor, graph, generator) -> Tuple[Tensor, Tensor]:
         item_nb = graph.positives.sample_members(users, self.P, generator)  # (B, P) items of u_k
@@ -235,17 +270,21 @@ class HDCCF(RecLoss):
         s_pos = self.scorer.pair(user, pos) / tau  # (B,)
         parts = [s_pos]
         # negative items f(u_k, i^-) and negative users f(u^-, i_k), Eq. 1-2 / 14
-        sides = [(user, item_emb, graph.positives, users, item_flat, self.omega_item,
+        sides = [("item", user, item_emb, graph.positives, users, item_flat, self.omega_item,
                   self.scorer.matrix(user, item_emb) / tau if modulated else None)]
         if self.user_negatives:
-            sides.append((pos, user_emb, graph.item_positives, items, user_flat, self.omega_user,
+            sides.append(("user", pos, user_emb, graph.item_positives, items, user_flat,
+                          self.omega_user,
                           self.scorer.matrix(user_emb, pos).t() / tau if modulated else None))
-        for anchor, nb, sets, ids, nb_ids, omega, dense in sides:
+        for side, anchor, nb, sets, ids, nb_ids, omega, dense in sides:
             observed = member_exclusions(sets, ids, nb_ids) if self.debias else {}  # in D
             excluded = excluded_mask(B, B * P, dev, own=own, **observed)
-            lse, own_s = self._negatives(anchor, nb, excluded, dense)
+            bias, log_w = self._weights(side, nb_ids, excluded)
+            lse, own_s = self._negatives(anchor, nb, excluded, dense, bias)
+            count = kept_count(excluded)
+            if bias is not None:  # the weighted mean, over as many negatives as were kept
+                lse = lse - log_w + count.clamp(min=1).log()
             if self.debias:
-                count = kept_count(excluded)
                 lse = debiased_from_lse(lse, count, torch.cat([own_s, s_pos.unsqueeze(1)], 1),
                                         omega, q, tau)
             parts.append(lse)
@@ -273,10 +312,13 @@ class HDCCF(RecLoss):
             also.append(cooc.grid(ids, nb_ids) if cooc is not None
                         else sets.shares_grid(ids, nb_ids))
         excluded = excluded_mask(B, len(nb), anchor.device, own=own, also=also)
+        bias, log_w = self._weights(side, nb_ids, excluded)
         a, b = (F.normalize(anchor, dim=-1), F.normalize(nb, dim=-1)) \
             if self.scorer_name == "cosine" else (anchor, nb)
         a = a * (1.0 / self.tau)
-        log_neg = masked_lse_mm(a, b, excluded)
+        log_neg = masked_lse_mm(a, b, excluded, bias)
+        if bias is not None:  # the weighted mean, over as many negatives as were kept
+            log_neg = log_neg - log_w + kept_count(excluded).clamp(min=1).log()
         own_s = row_dots(a, b.view(B, -1, b.size(-1)))
         if self.debias:
             log_neg = log_neg + math.log(q) - kept_count(excluded).clamp(min=1).log()
@@ -295,13 +337,14 @@ class DCL(HDCCF):
         omega (float, optional): :math:`\omega^+` in ``[0, 1)``.
             (default: :obj:`0.05`)
         num_neighbors (int, optional): :math:`P`. (default: :obj:`1`)
+        logq (bool, optional): as :class:`HDCCF`'s. (default: :obj:`False`)
         scorer (str, optional): ``cosine``, ``dot`` or ``modulated``.
             (default: :obj:`"cosine"`)
     """
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
 
     def __init__(self, tau: float = 0.1, omega: float = 0.05, num_neighbors: int = 1,
-                 scorer: str = "cosine"):
+                 logq: bool = False, scorer: str = "cosine"):
         super().__init__(tau=tau, num_neighbors=num_neighbors, omega_item=omega, omega_user=0.0,
                          lambda_u=0.0, lambda_i=0.0, user_negatives=False, debias=True,
-                         scorer=scorer)
+                         logq=logq, scorer=scorer)

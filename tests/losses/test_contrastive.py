@@ -73,9 +73,20 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
         for i in its:
             item_users.setdefault(i, set()).add(u)
 
-    def debiased(neg_scores, neg_observed, pos_scores, omega):
-        unobs = [math.exp(s) for s, o in zip(neg_scores, neg_observed) if not o]
-        mean_neg = sum(unobs) / len(unobs) if unobs else None
+    # with logq every negative weighs 1 / (its probability of being drawn): its degree
+    deg_i = np.bincount(g.item.numpy(), minlength=g.num_items)
+    deg_u = np.bincount(g.user.numpy(), minlength=g.num_users)
+
+    def weight(x, side):
+        return 1.0 / (deg_i if side == "item" else deg_u)[x] if loss.logq else 1.0
+
+    def mean(scores, ids, side):
+        w = [weight(x, side) for x in ids]
+        return sum(wx * math.exp(s) for wx, s in zip(w, scores)) / sum(w)
+
+    def debiased(neg_scores, neg_observed, pos_scores, omega, ids, side):
+        kept = [(s, x) for s, o, x in zip(neg_scores, neg_observed, ids) if not o]
+        mean_neg = mean(*zip(*kept), side) if kept else None
         mean_pos = sum(math.exp(s) for s in pos_scores) / len(pos_scores)
         bound = Q * math.exp(-1 / tau)
         if mean_neg is None:
@@ -95,26 +106,29 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
         if loss.debias:
             pos_i = [f(eu, pooled[U + int(j)]) / tau for j in item_nb[k]] + [s_pos]
             pos_u = [f(pooled[int(v)], ei) / tau for v in user_nb[k]] + [s_pos]
-            F_i = debiased(s_ni, [j in pos_sets[u] for j in neg_items], pos_i, loss.omega_item)
-            F_u = debiased(s_nu, [i in pos_sets[v] for v in neg_users], pos_u, loss.omega_user)
+            F_i = debiased(s_ni, [j in pos_sets[u] for j in neg_items], pos_i, loss.omega_item,
+                           neg_items, "item")
+            F_u = debiased(s_nu, [i in pos_sets[v] for v in neg_users], pos_u, loss.omega_user,
+                           neg_users, "user")
         else:
-            F_i = sum(math.exp(s) for s in s_ni)
-            F_u = sum(math.exp(s) for s in s_nu)
+            F_i = len(s_ni) * mean(s_ni, neg_items, "item")
+            F_u = len(s_nu) * mean(s_nu, neg_users, "user")
         if not loss.user_negatives:
             F_u = 0.0
         total += -(s_pos - math.log(F_i + F_u + math.exp(s_pos))) / B
         # auxiliary terms (Eq. 5 / 17): user-user with positives user_nb[k]
-        for lam, anchor, pos_nb, neg_nb, emb_off, shares in (
+        for lam, anchor, pos_nb, neg_nb, emb_off, shares, side in (
                 (loss.lambda_u, eu, user_nb[k], neg_users, 0,
-                 lambda v: bool(pos_sets[u] & pos_sets[v])),
+                 lambda v: bool(pos_sets[u] & pos_sets[v]), "user"),
                 (loss.lambda_i, ei, item_nb[k], neg_items, U,
-                 lambda j: bool(item_users[i] & item_users[j]))):
+                 lambda j: bool(item_users[i] & item_users[j]), "item")):
             if lam == 0:
                 continue
             keep = [x for x in neg_nb if not (loss.debias and shares(x))]
-            neg_sum = sum(math.exp(f(anchor, pooled[emb_off + x]) / tau) for x in keep)
-            if loss.debias and keep:
-                neg_sum *= Q / len(keep)
+            neg_sum = 0.0
+            if keep:
+                scores = [f(anchor, pooled[emb_off + x]) / tau for x in keep]
+                neg_sum = (Q if loss.debias else len(keep)) * mean(scores, keep, side)
             for x in pos_nb:
                 sp = f(anchor, pooled[emb_off + int(x)]) / tau
                 total += lam * -(sp - math.log(math.exp(sp) + neg_sum)) / (B * P)
@@ -126,11 +140,14 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
     {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
     {"debias": True, "scorer": "cosine", "num_neighbors": 3},
     {"debias": True, "lambda_u": 0.0, "lambda_i": 0.5, "user_negatives": False},
+    {"debias": True, "scorer": "dot", "logq": True, "lambda_u": 0.3, "lambda_i": 0.5},
+    {"debias": False, "scorer": "cosine", "logq": True, "lambda_u": 0.3, "lambda_i": 0.5},
 ])
 def test_hdccf_equals_per_example_reference(options):
     g, out, users, items = setup(seed=1)
     loss = HDCCF(tau=0.5, **options)
     loss.attach(RecModel(MF(1, 1, 5), loss.scorer_name))
+    loss.bind(g)
     got = float(loss(out.user[users], out.item[items], users=users, items=items, out=out,
                      graph=g, generator=torch.Generator().manual_seed(3)).detach())
     want = hdccf_reference(loss, g, out, users, items, 3)
@@ -153,6 +170,8 @@ def test_dcl_is_hdccf_items_only():
     {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
     {"debias": True, "scorer": "cosine", "num_neighbors": 3},
     {"debias": True, "scorer": "modulated", "num_neighbors": 2},
+    {"debias": True, "scorer": "modulated", "logq": True},
+    {"debias": False, "scorer": "cosine", "logq": True},
 ])
 def test_hdccf_training_gradient_is_the_gradient_of_its_value(options):
     r"""The path ``forward`` takes (the fused masked log-sum-exp products
@@ -166,6 +185,7 @@ def test_hdccf_training_gradient_is_the_gradient_of_its_value(options):
     loss = HDCCF(tau=0.5, **options)
     model = RecModel(MF(1, 1, 5), loss.scorer_name)
     loss.attach(model)
+    loss.bind(g)
     model.double()
     weight = out.pooled.detach().double().requires_grad_(True)
 
@@ -419,3 +439,22 @@ def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():
             / g.num_items for _ in range(400)]
     from gnnrec.losses.inbatch import batch_coverage
     assert batch_coverage(g, 64) == pytest.approx(float(np.mean(held)), rel=0.02)
+
+
+def test_hdccf_logq_weights_turn_popularity_drawn_negatives_into_uniform_ones():
+    r"""Negatives drawn in proportion to popularity, weighted by ``logq``,
+    average as if drawn uniformly from the catalogue (self-normalised
+    importance sampling); unweighted they average under popularity."""
+    items = torch.arange(50).repeat_interleave(torch.arange(1, 51))  # item j: j + 1 users
+    g = RecGraph(torch.arange(len(items)) % 300, items, 300, 50)
+    assert torch.equal(g.item_degree, torch.arange(1, 51))
+    loss = HDCCF(logq=True)
+    loss.bind(g)
+    gen = torch.Generator().manual_seed(0)
+    drawn = g.item[torch.randint(g.num_edges, (200_000,), generator=gen)]  # as a batch draws
+    value = torch.linspace(0, 1, 50)  # any function of the item
+    bias, log_w = loss._weights("item", drawn, torch.zeros(1, len(drawn)))
+    weighted = float((bias.exp() * value[drawn]).sum() / log_w.exp())
+    assert weighted == pytest.approx(float(value.mean()), abs=0.01)
+    assert float(value[drawn].mean()) > float(value.mean()) + 0.1  # popularity-weighted
+    assert HDCCF(logq=False)._weights("item", drawn, torch.zeros(1, len(drawn))) == (None, None)
