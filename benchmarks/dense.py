@@ -28,6 +28,7 @@ import sys
 import torch
 
 from gnnrec.bench import provenance
+from gnnrec.data.graph import RecGraph
 from gnnrec.data.loading import DataSpec, load_dataset
 from gnnrec.run import train_run
 from gnnrec.spec import Component, RunSpec
@@ -72,12 +73,41 @@ def run_one(args, dataset, encoder, method, seed):
             "head_share@20": report["test"].get("exposure_head@20")}
 
 
+def notes_of(spec, dataset):
+    """What a run of ``spec`` prints at its start (options derived from the data)."""
+    objective = spec.build(dataset.num_users, dataset.num_items)
+    graph = RecGraph.from_dataset(dataset)
+    lines = objective.loss.advice(graph, spec.trainer["batch_size"])
+    return lines + (objective.sampler.advice(graph) if objective.sampler is not None else [])
+
+
 def mean_std(values):
     values = [v for v in values if v is not None]
     if not values:
         return None
     return {"mean": statistics.mean(values),
             "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def table(summary) -> str:
+    r"""The summary as a reST table (test Recall@20 at the best validation
+    epoch, mean +- std over seeds, against BPR + RNS of the same encoder)."""
+    head = ("run", "test R@20", "vs RNS", ">= RNS - std", "head share", "best epoch")
+    rows = []
+    for name, row in summary["rows"].items():
+        encoder = name.split()[0]
+        base = summary["rows"].get(f"{encoder} rns")
+        t = row["test_recall@20"]
+        held = "-" if base is None or name == f"{encoder} rns" else (
+            "yes" if t["mean"] >= base["test_recall@20"]["mean"] - base["test_recall@20"]["std"]
+            else "no")
+        rows.append((name, f"{t['mean']:.4f} +- {t['std']:.4f}",
+                     f"{row.get('vs_rns', 0):+.1%}", held,
+                     f"{row['head_share@20']['mean']:.2f}", f"{row['best_epoch']['mean']:.0f}"))
+    widths = [max(len(r[c]) for r in rows + [head]) for c in range(len(head))]
+    rule = "  ".join("=" * w for w in widths)
+    fmt = lambda r: "  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([rule, fmt(head), rule, *map(fmt, rows), rule])
 
 
 def main(argv=None):
@@ -115,6 +145,7 @@ def main(argv=None):
             runs = [run_one(args, dataset, encoder, method, int(s)) for s in args.seeds.split(",")]
             row = {k: mean_std([r[k] for r in runs]) for k in runs[0]}
             row["seeds"] = args.seeds
+            row["notes"] = notes_of(spec_for(args, encoder, method, 0), dataset)
             summary["rows"][f"{encoder} {method}"] = row
             base = summary["rows"].get(f"{encoder} rns")
             if base:
@@ -125,6 +156,7 @@ def main(argv=None):
             with open(args.out + ".tmp", "w") as f:
                 json.dump(summary, f, indent=2)
             os.replace(args.out + ".tmp", args.out)
+    print(table(summary))
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ METHODS = {
     "ssm-logq": (None, Component("ssm", {"logq": True}), {}, ["ssm.tau=0.1,0.2,0.5"]),
     "ssm-sampled": (Component("rns", {"num_negatives": 64}), Component("ssm", {"in_batch": False}),
                     {}, ["ssm.tau=0.1,0.2,0.5"]),
-    "dcl": (None, Component("dcl"), {}, ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
-    "hdccf": (None, Component("hdccf"), {}, ["hdccf.tau=0.1,0.2"]),
+    "dcl": (None, Component("dcl", {"logq": False}), {},
+            ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
+    "dcl-logq": (None, Component("dcl", {"logq": True}), {},
+                 ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
+    "hdccf": (None, Component("hdccf", {"logq": False}), {}, ["hdccf.tau=0.1,0.2"]),
+    "hdccf-logq": (None, Component("hdccf", {"logq": True}), {}, ["hdccf.tau=0.1,0.2"]),
     "popdcl": (None, Component("popdcl"), {}, ["popdcl.tau=0.1,0.2"]),
 }
 PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
@@ -74,7 +78,7 @@ TUNE_BUDGET = {"pairwise": (40, 5), "contrastive": (20, 2), "hdccf": (12, 2)}
 def kind(method):
     r"""The budget class: HDCCF's dense ``(B, P B)`` terms cost ~25x a BPR
     epoch on this CPU (``benchmarks/README.rst``), so it gets fewer epochs."""
-    if method == "hdccf":
+    if method.startswith("hdccf"):
         return "hdccf"
     return "pairwise" if method in PAIRWISE else "contrastive"
 

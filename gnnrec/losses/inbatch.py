@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate
+
 NEG_INF = float("-inf")
 
 
@@ -154,6 +156,52 @@ def covering_note(name: str, graph, batch_size: int, fix: str) -> List[str]:
     return [f"{name}: a batch of {batch_size} holds ~{share:.0%} of the {graph.num_items} items, "
             f"popular ones many times, so in-batch negatives push every popular item down "
             f"(on dense data this loses to BPR + RNS); {fix}"]
+
+
+#: an in-batch loss's temperature when none is given: on sparse data, and on
+#: data that is dense for hard negatives (:func:`gnnrec.data.density.is_dense`)
+TAU_SPARSE, TAU_DENSE = 0.1, 0.2
+
+
+class DerivedTau:
+    r"""Mixin of the in-batch losses whose ``tau`` may be derived from the
+    training graph at :meth:`bind`: :data:`TAU_DENSE` where the most popular
+    of 16 uniform candidates is a user's own item more than 1/8 of the time
+    (the data on which the hard samplers shrink their pools, and for the
+    same reason: the hardest negatives are then often missing positives,
+    and a lower temperature puts the softmax's weight on them),
+    :data:`TAU_SPARSE` elsewhere and before binding. Chosen on validation:
+    the dense synthetic set and 30-core Gowalla favour 0.2, 20-core Gowalla
+    0.1 (``benchmarks/README.rst`` sections 3 and 6)."""
+    #: the pool whose own-item rate decides
+    TAU_POOL = 16
+
+    def _init_tau(self, tau: Optional[float]) -> None:
+        if tau is not None and not tau > 0:
+            raise ValueError(f"tau must be > 0, got {tau}")
+        self.requested_tau = None if tau is None else float(tau)
+        self.tau = TAU_SPARSE if tau is None else float(tau)
+
+    def _derives_tau(self) -> bool:
+        return self.requested_tau is None
+
+    def _tau_for(self, graph) -> Tuple[float, float]:
+        rate = float(own_pick_rate(graph, [self.TAU_POOL])[0])
+        return (TAU_DENSE if rate > MAX_OWN_RATE else TAU_SPARSE), rate
+
+    def _bind_tau(self, graph) -> None:
+        if self._derives_tau():
+            self.tau = self._tau_for(graph)[0]
+
+    def tau_note(self, graph) -> List[str]:
+        r"""The start-of-run line saying which temperature was derived."""
+        if not self._derives_tau():
+            return []
+        tau, rate = self._tau_for(graph)
+        kind = "dense" if tau == TAU_DENSE else "sparse"
+        return [f"{type(self).__name__.lower()}: tau {tau} (on {kind} data: the most popular "
+                f"of {self.TAU_POOL} uniform candidates is a user's own item {rate:.1%} of the "
+                f"time, against {MAX_OWN_RATE:.1%}); set tau to override"]
 
 
 def kept_count(excluded: Tensor) -> Tensor:

@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (covering_note, excluded_mask, gather_columns, masked_lse,
-                                   masked_lse_mm, member_exclusions)
+from gnnrec.losses.inbatch import (DerivedTau, covering_note, excluded_mask, gather_columns,
+                                   masked_lse, masked_lse_mm, member_exclusions)
 
 
-class SSM(RecLoss):
+class SSM(DerivedTau, RecLoss):
     r"""Sampled softmax (InfoNCE) loss, as in `Wu et al. 2022, "On the
     Effectiveness of Sampled Softmax Loss for Item Recommendation"
     <https://arxiv.org/abs/2201.02327>`_:
@@ -36,7 +36,10 @@ class SSM(RecLoss):
     batch row holds :math:`j` (training popularity).
 
     Args:
-        tau (float, optional): temperature, ``> 0``. (default: :obj:`0.1`)
+        tau (float, optional): temperature, ``> 0``; :obj:`None` is 0.1, or
+            0.2 with in-batch negatives on data dense for hard negatives
+            (:class:`~gnnrec.losses.inbatch.DerivedTau`; printed at the
+            start of a run). (default: :obj:`None`)
         in_batch (bool, optional): in-batch negatives instead of a sampler's.
             (default: :obj:`True`)
         logq (bool, optional): the logQ correction of in-batch sampling;
@@ -58,18 +61,17 @@ class SSM(RecLoss):
     """
     summary = "sampled softmax / InfoNCE with temperature (in-batch or sampled negatives)"
 
-    def __init__(self, tau: float = 0.1, in_batch: bool = True, logq: Optional[bool] = None,
-                 gather: bool = False, scorer: str = "cosine"):
+    def __init__(self, tau: Optional[float] = None, in_batch: bool = True,
+                 logq: Optional[bool] = None, gather: bool = False, scorer: str = "cosine"):
         super().__init__(scorer)
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
+        self._init_tau(tau)
         if logq and not in_batch:
             raise ValueError("logq corrects in-batch sampling; with in_batch=false the "
                              "negatives come from the sampler")
         if gather and not in_batch:
             raise ValueError("gather collects in-batch negatives across processes; with "
                              "in_batch=false the negatives come from the sampler")
-        self.tau, self.in_batch = float(tau), bool(in_batch)
+        self.in_batch = bool(in_batch)
         #: ``True`` must correct, ``None`` corrects when it can
         self.logq = logq if logq is None else bool(logq)
         self.gather = bool(gather)
@@ -80,17 +82,22 @@ class SSM(RecLoss):
     def negatives(self) -> str:
         return "in_batch" if self.in_batch else "sampler"
 
+    def _derives_tau(self) -> bool:
+        return self.requested_tau is None and self.in_batch
+
     def bind(self, graph) -> None:
+        self._bind_tau(graph)
         self.positives = graph.positives
         deg = graph.item_degree.clamp(min=1).double()
         self.log_q = (deg / max(graph.num_edges, 1)).log().float()
 
     def advice(self, graph, batch_size: int) -> List[str]:
+        notes = self.tau_note(graph)
         if not self.in_batch or self.logq is not False:
-            return []
-        return covering_note("ssm", graph, batch_size,
-                             "leave ssm.logq at its default to correct for it (dense "
-                             "synthetic set: Recall@20 0.089 -> 0.321)")
+            return notes
+        return notes + covering_note("ssm", graph, batch_size,
+                                     "leave ssm.logq at its default to correct for it (dense "
+                                     "synthetic set: Recall@20 0.089 -> 0.321)")
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Optional[Tensor] = None, items: Optional[Tensor] = None,

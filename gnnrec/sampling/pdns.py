@@ -33,7 +33,7 @@ class PDNS(CandidatePool, NegativeSampler):
         num_candidates (int, optional): DNS pool size :math:`H`; :obj:`None` derives it
             from the training graph: the largest pool, up to
             ``max_candidates``, whose most popular candidate is a user's own
-            item at most 1/8 of the time (:mod:`gnnrec.sampling.pool`;
+            item at most 1/8 of the time (:mod:`gnnrec.data.density`;
             printed at the start of a run). (default: :obj:`None`)
         max_candidates (int, optional): the cap of a derived pool.
             (default: :obj:`16`)

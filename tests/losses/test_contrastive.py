@@ -411,7 +411,8 @@ def test_popdcl_negative_term_gradients():
         (s, s_pos))
 
 
-@pytest.mark.parametrize("loss", [SSM(logq=False), DCL(), HDCCF(), PopDCL()],
+@pytest.mark.parametrize("loss", [SSM(logq=False, tau=0.1), DCL(tau=0.1), HDCCF(tau=0.1),
+                                  PopDCL()],
                          ids=lambda x: type(x).__name__)
 def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_the_catalogue(loss):
     from gnnrec.losses.inbatch import batch_coverage
@@ -420,16 +421,34 @@ def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_t
     sparse = random_graph(200, 4000, 0.002, seed=1, min_items=1)  # it holds ~6% of them
     assert batch_coverage(dense, 256) > 0.95 and batch_coverage(sparse, 256) < 0.1
     notes = loss.advice(dense, 256)
-    assert len(notes) == 1 and "ssm" in notes[0] and "logq" in notes[0].lower()
+    assert len(notes) == 1 and "logq" in notes[0].lower()
     assert loss.advice(sparse, 256) == []
     assert loss.advice(dense, 2) == []  # two rows cover little of 40 items
 
 
 def test_ssm_with_logq_or_sampled_negatives_has_nothing_to_say():
     dense = random_graph(200, 40, 0.3, seed=1)
-    assert SSM(logq=True).advice(dense, 256) == []
-    assert SSM().advice(dense, 256) == []  # corrected by default
-    assert SSM(in_batch=False).advice(dense, 256) == []
+    assert SSM(logq=True, tau=0.1).advice(dense, 256) == []
+    assert SSM(tau=0.1).advice(dense, 256) == []  # corrected by default
+    assert SSM(in_batch=False).advice(dense, 256) == []  # nor is tau derived
+
+
+@pytest.mark.parametrize("cls", [SSM])
+def test_in_batch_temperature_is_derived_where_hard_negatives_are_often_own_items(cls):
+    from gnnrec.data.density import is_dense
+
+    dense = random_graph(200, 40, 0.3, seed=1)
+    sparse = random_graph(400, 4000, 0.002, seed=1)
+    assert is_dense(dense) and not is_dense(sparse)
+    loss = cls()
+    assert loss.tau == 0.1  # before binding
+    loss.bind(dense)
+    assert loss.tau == 0.2 and "tau 0.2 (on dense data" in loss.advice(dense, 256)[0]
+    loss.bind(sparse)
+    assert loss.tau == 0.1 and "tau 0.1 (on sparse data" in loss.advice(sparse, 256)[0]
+    fixed = cls(tau=0.5)
+    fixed.bind(dense)
+    assert fixed.tau == 0.5 and not any("tau" in n for n in fixed.advice(dense, 256))
 
 
 def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():

@@ -7,7 +7,7 @@ import torch
 from gnnrec.data.graph import RecGraph
 from gnnrec.data.synthetic import synthesize
 from gnnrec.sampling import AHNS, DNS, PDNS, MixGCF
-from gnnrec.sampling.pool import MAX_OWN_RATE, own_pick_rate, pool_size
+from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate, pool_size
 from tests.conftest import random_graph
 
 
