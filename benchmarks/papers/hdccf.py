@@ -21,13 +21,14 @@ from common import ms, parser, per_epoch, report, rst, run_all
 
 METHODS = {
     "BPR": {"loss": "bpr"},
-    "SSM": {"loss": "ssm", "loss_options": ["tau=0.1"]},
-    "DCL": {"loss": "dcl", "loss_options": ["tau=0.1"]},
-    "HDCCF": {"loss": "hdccf", "loss_options": ["tau=0.1"]},
+    "SSM": {"loss": "ssm", "loss_options": ["tau=0.1", "logq=false"]},
+    "DCL": {"loss": "dcl", "loss_options": ["tau=0.1", "logq=false"]},  # as printed
+    "HDCCF": {"loss": "hdccf", "loss_options": ["tau=0.1", "logq=false"]},
     # every (user, in-batch item) pair goes through the modulation MLP and its
     # activations are kept for the backward: B * P B * ~5d floats, 16 GB at B = 2048,
     # so this variant trains with batches of 256 (0.27 GB)
-    "HDCCF (modulated, B=256)": {"loss": "hdccf", "loss_options": ["tau=0.1", "scorer=modulated"],
+    "HDCCF (modulated, B=256)": {"loss": "hdccf", "loss_options": ["tau=0.1", "logq=false",
+                                                                 "scorer=modulated"],
                                  "trainer": {"batch_size": 256}},
 }
 #: Table 1 of the paper, copied by hand: dataset -> method -> (HR@10, NDCG@10, NDCG@50)

@@ -159,6 +159,7 @@ def test_dcl_is_hdccf_items_only():
     a = DCL(tau=0.5, omega=0.1, scorer="dot")
     b = HDCCF(tau=0.5, omega_item=0.1, omega_user=0.0, lambda_u=0, lambda_i=0,
               user_negatives=False, num_neighbors=1, scorer="dot")
+    a.bind(g), b.bind(g)
     kw = dict(users=users, items=items, out=out, graph=g)
     la = a(out.user[users], out.item[items], generator=torch.Generator().manual_seed(0), **kw)
     lb = b(out.user[users], out.item[items], generator=torch.Generator().manual_seed(0), **kw)
@@ -411,8 +412,8 @@ def test_popdcl_negative_term_gradients():
         (s, s_pos))
 
 
-@pytest.mark.parametrize("loss", [SSM(logq=False, tau=0.1), DCL(tau=0.1), HDCCF(tau=0.1),
-                                  PopDCL()],
+@pytest.mark.parametrize("loss", [SSM(logq=False, tau=0.1), DCL(logq=False),
+                                  HDCCF(logq=False), PopDCL()],
                          ids=lambda x: type(x).__name__)
 def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_the_catalogue(loss):
     from gnnrec.losses.inbatch import batch_coverage

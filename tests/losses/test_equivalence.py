@@ -21,7 +21,9 @@ def run(cls, options, seed, graph_seed, new_api):
     torch.manual_seed(seed)
     model = RecModel(LightGCN(25, 30, embedding_dim=6, num_layers=2),
                      options.get("scorer", "cosine"), graph=g)
-    loss = cls(**{"tau": 0.1, **options})  # the old default, not one derived from the data
+    if new_api and cls in (HDCCF, DCL):  # the old defaults
+        options = {"tau": 0.1, "logq": False, **options}
+    loss = cls(**options)
     if new_api:
         loss.attach(model)
     else:  # the old contract: the loss owned its scorer; share the model's for the same weights
