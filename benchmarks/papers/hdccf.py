@@ -27,9 +27,9 @@ METHODS = {
     # every (user, in-batch item) pair goes through the modulation MLP and its
     # activations are kept for the backward: B * P B * ~5d floats, 16 GB at B = 2048,
     # so this variant trains with batches of 256 (0.27 GB)
-    "HDCCF (modulated, B=256)": {"loss": "hdccf", "loss_options": ["tau=0.1", "logq=false",
-                                                                 "scorer=modulated"],
-                                 "trainer": {"batch_size": 256}},
+    "HDCCF (modulated, B=256)": {
+        "loss": "hdccf", "loss_options": ["tau=0.1", "logq=false", "scorer=modulated"],
+        "trainer": {"batch_size": 256}},
 }
 #: Table 1 of the paper, copied by hand: dataset -> method -> (HR@10, NDCG@10, NDCG@50)
 PAPER = {"ML-1M": {"BPR": (0.7162, 0.4435, 0.5069), "SD-GAR": (0.7323, 0.5320, 0.5842),
