@@ -38,7 +38,7 @@ from gnnrec.train.callbacks import read_log
 METHODS = {
     "rns": ("rns", "bpr", {}), "dns": ("dns", "bpr", {}), "mixgcf": ("mixgcf", "bpr", {}),
     "pdns": ("pdns", "bpr", {}), "ahns": ("ahns", "bpr", {}),
-    "ssm": (None, "ssm", {"logq": False}), "ssm-logq": (None, "ssm", {"logq": True}),
+    "ssm": (None, "ssm", {}), "ssm-nologq": (None, "ssm", {"logq": False, "tau": 0.1}),
     "dcl": (None, "dcl", {}), "popdcl": (None, "popdcl", {}), "hdccf": (None, "hdccf", {}),
 }
 

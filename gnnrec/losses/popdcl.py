@@ -134,12 +134,14 @@ class PopDCL(RecLoss):
     Eq. 9's negatives are one fused autograd node.
 
     Args:
-        tau (float, optional): temperature, ``> 0``. (default: :obj:`0.1`)
+        tau (float, optional): temperature, ``> 0``: 0.2 was chosen on
+            validation on 20-core Gowalla (over 0.1; ``benchmarks/README.rst``
+            section 3). (default: :obj:`0.2`)
     """
     summary = "PopDCL: cosine in-batch contrastive loss with popularity-aware M+ / M- corrections"
     negatives = "in_batch"
 
-    def __init__(self, tau: float = 0.1):
+    def __init__(self, tau: float = 0.2):
         super().__init__("cosine")
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
