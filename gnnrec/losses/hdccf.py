@@ -212,7 +212,8 @@ class HDCCF(RecLoss):
             raise RuntimeError(f"{type(self).__name__} with logq needs a bound graph")
         bias = -self.log_q[side][ids]
         bias = bias - bias.max()
-        log_count = ((1.0 - excluded) @ bias.exp()).clamp(min=1e-30).log()
+        w = bias.exp()
+        log_count = (w.sum() - excluded @ w).clamp(min=1e-30).log()  # the kept weights' sum
         return bias, log_count
 
     def _factors(self, a: Tensor, b: Tensor) -> Tuple[Tensor, Tensor]:
