@@ -53,12 +53,9 @@ class AHNS(CandidatePool, NegativeSampler):
         alpha (float, optional): :math:`\alpha > 0`. (default: :obj:`0.1`)
         beta (float, optional): :math:`\beta > 0`. (default: :obj:`1.0`)
         num_candidates (int, optional): :math:`M`; :obj:`None` derives it
-            from the training graph: the largest pool, up to
-            ``max_candidates``, whose most popular candidate is a user's own
-            item at most 1/8 of the time (:mod:`gnnrec.data.density`;
-            printed at the start of a run). (default: :obj:`None`)
-        max_candidates (int, optional): the cap of a derived pool.
-            (default: :obj:`32`)
+            from the data (:class:`~gnnrec.sampling.pool.CandidatePool`).
+            (default: :obj:`None`)
+        max_candidates (int, optional): a derived pool's cap. (default: :obj:`32`)
         num_negatives (int, optional): negatives per positive.
             (default: :obj:`1`)
         eps (float, optional): the clamp of :math:`s^+ + \alpha`.

@@ -43,12 +43,9 @@ class DNS(CandidatePool, NegativeSampler):
 
     Args:
         num_candidates (int, optional): pool size :math:`H` (:math:`M`); :obj:`None` derives it
-            from the training graph: the largest pool, up to
-            ``max_candidates``, whose most popular candidate is a user's own
-            item at most 1/8 of the time (:mod:`gnnrec.data.density`;
-            printed at the start of a run). (default: :obj:`None`)
-        max_candidates (int, optional): the cap of a derived pool.
-            (default: :obj:`16`)
+            from the data (:class:`~gnnrec.sampling.pool.CandidatePool`).
+            (default: :obj:`None`)
+        max_candidates (int, optional): a derived pool's cap. (default: :obj:`16`)
         top (int, optional): :math:`N`, in ``[1, num_candidates]``.
             (default: :obj:`1`)
         num_negatives (int, optional): negatives per positive, each from its

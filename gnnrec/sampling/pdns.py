@@ -31,12 +31,9 @@ class PDNS(CandidatePool, NegativeSampler):
     Args:
         mix (float, optional): :math:`a`, in ``[0, 1]``. (default: :obj:`0.9`)
         num_candidates (int, optional): DNS pool size :math:`H`; :obj:`None` derives it
-            from the training graph: the largest pool, up to
-            ``max_candidates``, whose most popular candidate is a user's own
-            item at most 1/8 of the time (:mod:`gnnrec.data.density`;
-            printed at the start of a run). (default: :obj:`None`)
-        max_candidates (int, optional): the cap of a derived pool.
-            (default: :obj:`16`)
+            from the data (:class:`~gnnrec.sampling.pool.CandidatePool`).
+            (default: :obj:`None`)
+        max_candidates (int, optional): a derived pool's cap. (default: :obj:`16`)
         num_negatives (int, optional): negatives per positive.
             (default: :obj:`1`)
     """

@@ -11,8 +11,10 @@ from gnnrec.sampling.base import _at_least
 class CandidatePool:
     r"""Mixin of the samplers that draw ``num_candidates`` uniform candidates:
     a given pool size is used as is; ``None`` derives it from the training
-    graph at :meth:`bind` (:func:`pool_size`, at most ``max_candidates``)
-    and :meth:`advice` says what it chose and why."""
+    graph at :meth:`bind`: the largest pool, up to ``max_candidates``, whose
+    most popular candidate is a user's own item at most 1/8 of the time
+    (:func:`~gnnrec.data.density.pool_size`), and :meth:`advice` prints what
+    it chose and why at the start of a run."""
     num_candidates: Optional[int]
 
     def _init_pool(self, num_candidates: Optional[int], max_candidates: int) -> None:
@@ -23,8 +25,8 @@ class CandidatePool:
         self.max_candidates = int(max_candidates)
         self.num_candidates = self.requested_candidates
 
-    #: the smallest pool the sampler's other options allow
     def _min_pool(self) -> int:
+        """The smallest pool the sampler's other options allow."""
         return 1
 
     def _derive(self, graph: RecGraph):
