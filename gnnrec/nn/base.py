@@ -155,6 +155,22 @@ class Encoder(torch.nn.Module, abc.ABC):
     def device(self) -> torch.device:
         return self.embedding.weight.device
 
+    def init_embedding(self, init: str, std: float) -> None:
+        r"""Initialises the ego embeddings: ``normal`` with ``std``, or
+        ``xavier``: uniform on :math:`\pm\sqrt{6 / (n + D)}`, drawn for the
+        user table (:math:`n` users) and the item table (:math:`n` items)
+        apart, as the AHNS and MixGCF authors' code initialises its two
+        tables (``nn.init.xavier_uniform_``)."""
+        weight = self.embedding.weight
+        if init == "normal":
+            torch.nn.init.normal_(weight, std=std)
+        elif init == "xavier":
+            with torch.no_grad():
+                torch.nn.init.xavier_uniform_(weight[:self.num_users])
+                torch.nn.init.xavier_uniform_(weight[self.num_users:])
+        else:
+            raise ValueError(f"init must be normal or xavier, got {init!r}")
+
     def options(self) -> Dict[str, Any]:
         r"""The constructor's keyword options as this instance holds them
         (every option is kept as an attribute of the same name), so

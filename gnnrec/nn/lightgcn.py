@@ -34,6 +34,9 @@ class LightGCN(Encoder):
             (default: :obj:`None`)
         init_std (float, optional): std of the normal initialisation, as in
             the authors' PyTorch code. (default: :obj:`0.1`)
+        init (str, optional): ``normal`` (with ``init_std``) or ``xavier``
+            (:meth:`~gnnrec.nn.base.Encoder.init_embedding`: the AHNS
+            authors' initialisation). (default: :obj:`"normal"`)
         backend (str, optional): sparse backend of the adjacency, ``auto``,
             ``csr`` or ``torch_sparse``. (default: :obj:`"auto"`)
 
@@ -46,7 +49,8 @@ class LightGCN(Encoder):
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
                  num_layers: int = 3, alpha: Optional[Sequence[float]] = None,
-                 init_std: float = 0.1, backend: str = "auto"):
+                 init_std: float = 0.1, backend: str = "auto",
+                 init: str = "normal"):
         super().__init__(num_users, num_items, embedding_dim)
         if num_layers < 0:
             raise ValueError(f"num_layers must be >= 0, got {num_layers}")
@@ -58,11 +62,12 @@ class LightGCN(Encoder):
             raise ValueError(f"alpha needs {num_layers + 1} weights, got {len(alpha)}")
         self.alpha = alpha
         self.init_std = init_std
+        self.init = init
         self.backend = backend
         self.reset_parameters()
 
     def reset_parameters(self):
-        torch.nn.init.normal_(self.embedding.weight, std=self.init_std)
+        self.init_embedding(self.init, self.init_std)
 
     def encode(self, graph: RecGraph) -> EncoderOutput:
         self.check_graph(graph)

@@ -19,6 +19,9 @@ class MF(Encoder):
         embedding_dim (int, optional): embedding size. (default: :obj:`64`)
         init_std (float, optional): std of the normal initialisation.
             (default: :obj:`0.1`)
+        init (str, optional): ``normal`` (with ``init_std``) or ``xavier``
+            (:meth:`~gnnrec.nn.base.Encoder.init_embedding`: the AHNS
+            authors' initialisation). (default: :obj:`"normal"`)
 
     Shapes:
         - **input:** a :class:`~gnnrec.data.graph.RecGraph` or ``HeteroData``
@@ -28,13 +31,14 @@ class MF(Encoder):
     summary = "matrix factorisation, free user/item embeddings (no propagation)"
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64,
-                 init_std: float = 0.1):
+                 init_std: float = 0.1, init: str = "normal"):
         super().__init__(num_users, num_items, embedding_dim)
         self.init_std = init_std
+        self.init = init
         self.reset_parameters()
 
     def reset_parameters(self):
-        torch.nn.init.normal_(self.embedding.weight, std=self.init_std)
+        self.init_embedding(self.init, self.init_std)
 
     def encode(self, graph: RecGraph) -> EncoderOutput:
         self.check_graph(graph)
