@@ -1,5 +1,4 @@
 """Matrix factorisation: the zero-layer baseline."""
-import torch
 from torch import Tensor
 
 from gnnrec.data.graph import RecGraph
