@@ -67,7 +67,9 @@ METHODS = {
                  ["dcl.tau=0.1,0.2", "dcl.omega=0.01,0.05,0.1"]),
     "hdccf": (None, Component("hdccf", {"logq": False}), {}, ["hdccf.tau=0.1,0.2"]),
     "hdccf-logq": (None, Component("hdccf", {"logq": True}), {}, ["hdccf.tau=0.1,0.2"]),
-    "popdcl": (None, Component("popdcl"), {}, ["popdcl.tau=0.1,0.2"]),
+    "popdcl": (None, Component("popdcl", {"logq": False}), {}, ["popdcl.tau=0.1,0.2"]),
+    # not searched: popdcl's tuned tau (0.2), with logQ (issue 22)
+    "popdcl-logq": (None, Component("popdcl", {"logq": True, "tau": 0.2}), {}, []),
 }
 PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
 #: (epochs, eval every, patience in evaluations) for pairwise samplers and contrastive losses

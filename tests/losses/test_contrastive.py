@@ -266,12 +266,13 @@ def test_popdcl_omega_and_m_plus_by_hand():
     assert m_plus.tolist() == pytest.approx(want, rel=1e-6)
 
 
+@pytest.mark.parametrize("logq", [False, True], ids=["plain", "logq"])
 @pytest.mark.parametrize("mask", [False, True], ids=["index-lists", "dense-mask"])
-def test_popdcl_equals_per_example_reference(mask, monkeypatch):
+def test_popdcl_equals_per_example_reference(mask, logq, monkeypatch):
     # both forms of the exclusions (index lists on sparse data, a B x B mask on dense)
     monkeypatch.setattr("gnnrec.losses.popdcl.use_mask", lambda *a: mask)
     g, out, users, items = setup(seed=4, users=8, items=12)
-    loss = PopDCL(tau=0.5)
+    loss = PopDCL(tau=0.5, logq=logq)
     loss.bind(g)
     got = float(loss(out.user[users], out.item[items], users=users, items=items).detach())
     un = torch.nn.functional.normalize(out.user[users].detach().double(), dim=1)
@@ -280,21 +281,38 @@ def test_popdcl_equals_per_example_reference(mask, monkeypatch):
     pop = np.bincount(g.item.numpy(), minlength=g.num_items)
     N = g.num_edges
     tau, B = 0.5, len(users)
+    # with logq each negative weighs 1 / (its probability of being drawn), and the means
+    # and sums are self-normalised: weighted means, times the number of negatives
+    weight = [1.0 / max(pop[int(items[j])], 1) if logq else 1.0 for j in range(B)]
     ref = 0.0
     for k in range(B):
         u, i = int(users[k]), int(items[k])
         f = [float(un[k] @ pn[j]) for j in range(B)]
         # negatives: the batch's items the user has not interacted with in training
         others = [j for j in range(B) if int(items[j]) not in pos_sets[u]]
+        wsum = sum(weight[j] for j in others)
         popsum = sum(pop[x] for x in pos_sets[u])
-        f_minus = sum(f[j] for j in others) / max(len(others), 1)
+        f_minus = sum(weight[j] * f[j] for j in others) / wsum if others else 0.0
         m_plus = 1 / (1 + math.exp(-(pop[i] / popsum) * f_minus))
         w = popsum / N
         num = math.exp((f[k] - m_plus) / tau)
-        den = num + sum(max((math.exp(f[j] / tau) - w * math.exp(f[k] / tau)) / (1 - w),
-                            math.exp(-1 / tau)) for j in others)
+        terms = sum(weight[j] * max((math.exp(f[j] / tau) - w * math.exp(f[k] / tau)) / (1 - w),
+                                    math.exp(-1 / tau)) for j in others)
+        den = num + (terms * len(others) / wsum if others else 0.0)
         ref += -math.log(num / den) / B
     assert got == pytest.approx(ref, rel=1e-5)
+
+
+def test_popdcl_paper_negatives_keep_the_users_own_items(monkeypatch):
+    # exclude_observed=False is the paper's B \ {i}: every other row is a negative
+    g, out, users, items = setup(seed=4, users=8, items=12)
+    loss = PopDCL(exclude_observed=False)
+    loss.bind(g)
+    rows, cols = loss.excluded_pairs(users, items)
+    assert rows.tolist() == cols.tolist() == list(range(len(users)))
+    own = PopDCL(logq=False)
+    own.bind(g)
+    assert len(own.excluded_pairs(users, items)[0]) > len(users)  # the setup has such pairs
 
 
 @pytest.mark.parametrize("name", ["ssm", "dcl", "hdccf", "popdcl"])
@@ -410,10 +428,15 @@ def test_popdcl_negative_term_gradients():
     assert torch.autograd.gradcheck(  # the exclusions as a dense mask of the kept entries
         lambda a, b: _corrected_lse(a, b, 1.0 - ex, kept, w.log(), torch.log1p(-w), -1 / tau),
         (s, s_pos))
+    col = torch.rand(B).double() + 0.1  # logq: a weight per column
+    for excluded in (pairs, 1.0 - ex):
+        assert torch.autograd.gradcheck(
+            lambda a, b: _corrected_lse(a, b, excluded, kept, w.log(), torch.log1p(-w),
+                                        -1 / tau, 1.0, col), (s, s_pos))
 
 
 @pytest.mark.parametrize("loss", [SSM(logq=False, tau=0.1), DCL(logq=False),
-                                  HDCCF(logq=False), PopDCL()],
+                                  HDCCF(logq=False), PopDCL(logq=False)],
                          ids=lambda x: type(x).__name__)
 def test_in_batch_loss_without_popularity_correction_warns_when_a_batch_covers_the_catalogue(loss):
     from gnnrec.losses.inbatch import batch_coverage
@@ -432,6 +455,12 @@ def test_ssm_with_logq_or_sampled_negatives_has_nothing_to_say():
     assert SSM(logq=True, tau=0.1).advice(dense, 256) == []
     assert SSM(tau=0.1).advice(dense, 256) == []  # corrected by default
     assert SSM(in_batch=False).advice(dense, 256) == []  # nor is tau derived
+
+
+@pytest.mark.parametrize("loss", [DCL(), HDCCF(), PopDCL()], ids=lambda x: type(x).__name__)
+def test_in_batch_losses_correct_for_popularity_by_default(loss):
+    dense = random_graph(200, 40, 0.3, seed=1)
+    assert loss.logq is True and loss.advice(dense, 256) == []
 
 
 @pytest.mark.parametrize("cls", [SSM])
