@@ -44,6 +44,10 @@ def parser(doc: str, epochs: int, eval_every: int, patience: int,
                    metavar="FIELD=VALUE",
                    help="a data option over the protocol's (e.g. k_core=20, split=random); "
                         "repeatable; stated in the table")
+    p.add_argument("--model-opt", dest="model_opts", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="an encoder option for every method (e.g. init=xavier); repeatable; "
+                        "stated in the table")
     return p
 
 
@@ -71,6 +75,7 @@ def spec_for(protocol: str, args, method: Mapping, seed: int) -> RunSpec:
     (:meth:`RunSpec.override` arguments), the budget and the seed."""
     spec = apply(RunSpec(), protocol, takes_layers=method.get("model", "") != "mf")
     changes = {k: v for k, v in method.items() if k not in ("trainer", "evaluation")}
+    changes["model_options"] = list(changes.get("model_options", [])) + list(args.model_opts)
     return spec.override(
         **changes, data=data_changes(args),
         trainer={"epochs": args.epochs, "seed": seed, **method.get("trainer", {})},
@@ -141,7 +146,8 @@ def rst(header: List[str], rows: List[List]) -> str:
 def budget_line(args, results: Mapping[str, List[Dict]]) -> str:
     runs = [r for rs in results.values() for r in rs]
     best = [r["best_epoch"] for r in runs]
-    return (f"budget: at most {args.epochs} epochs, validation every {args.eval_every}, "
+    model = f"encoder options {', '.join(args.model_opts)}; " if args.model_opts else ""
+    return (f"{model}budget: at most {args.epochs} epochs, validation every {args.eval_every}, "
             f"early stop after {args.patience} evaluations without improvement; seeds "
             f"{args.seeds}; best epochs {min(best)}-{max(best)}; {platform.node()}, "
             f"{args.device}, torch {torch.__version__}")
