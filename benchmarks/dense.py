@@ -39,7 +39,15 @@ METHODS = {
     "rns": ("rns", "bpr", {}), "dns": ("dns", "bpr", {}), "mixgcf": ("mixgcf", "bpr", {}),
     "pdns": ("pdns", "bpr", {}), "ahns": ("ahns", "bpr", {}),
     "ssm": (None, "ssm", {}), "ssm-nologq": (None, "ssm", {"logq": False, "tau": 0.1}),
-    "dcl": (None, "dcl", {}), "popdcl": (None, "popdcl", {}), "hdccf": (None, "hdccf", {}),
+    "dcl": (None, "dcl", {}), "popdcl": (None, "popdcl", {}),
+    "popdcl-nologq": (None, "popdcl", {"logq": False}), "hdccf": (None, "hdccf", {}),
+    "popdcl-literal": (None, "popdcl", {"exclude_observed": False, "logq": False}),
+    "popdcl-logq": (None, "popdcl", {"logq": True}),
+    "ssm-t01": (None, "ssm", {"tau": 0.1}), "ssm-t05": (None, "ssm", {"tau": 0.5}),
+    "ssm-dot": (None, "ssm", {"scorer": "dot"}), "ssm-t1": (None, "ssm", {"tau": 1.0}),
+    "dcl-dot": (None, "dcl", {"scorer": "dot"}),
+    "dcl-t05": (None, "dcl", {"tau": 0.5}),
+    "popdcl-logq-t05": (None, "popdcl", {"logq": True, "tau": 0.5}),
 }
 
 
