@@ -253,20 +253,22 @@ class PopDCL(RecLoss):
         if self.logq:
             bias = -self.log_q[items]
             w = (bias - bias.max()).exp()
-        ones = torch.ones(B, dtype=un.dtype, device=un.device) if w is None else w
         negatives = (rows, cols)  # the exclusions as index lists, or the kept entries as 0/1
         if use_mask(len(rows), B, B, un.size(1)):  # many exclusions: one pass over the matrix
             negatives = 1.0 - excluded_mask(B, B, un.device, pairs=negatives)
-            kept_w = negatives @ ones
-            f_minus = ((scores * negatives) @ ones) / kept_w.clamp(min=1e-30)  # Eq. 5
+            kept_w = kept.to(un.dtype) if w is None else negatives @ w
+            row_sum = (scores * negatives).sum(1) if w is None else (scores * negatives) @ w
         else:  # Eq. 5 without a pass over the matrix: all the row's scores less the excluded
             zeros = torch.zeros(B, dtype=un.dtype, device=un.device)
-            w_cols = ones.index_select(0, cols)
-            excluded_sum = zeros.index_add(
-                0, rows, (un.index_select(0, rows) * pn.index_select(0, cols)).sum(1) * w_cols)
-            kept_w = ones.sum() - zeros.index_add(0, rows, w_cols)
-            f_minus = (un @ (pn * ones.unsqueeze(1)).sum(0) - excluded_sum) \
-                / kept_w.clamp(min=1e-30)
+            dots = (un.index_select(0, rows) * pn.index_select(0, cols)).sum(1)
+            if w is None:
+                kept_w = kept.to(un.dtype)
+                row_sum = un @ pn.sum(0) - zeros.index_add(0, rows, dots)
+            else:
+                w_cols = w.index_select(0, cols)
+                kept_w = w.sum() - zeros.index_add(0, rows, w_cols)
+                row_sum = un @ (w @ pn) - zeros.index_add(0, rows, dots * w_cols)
+        f_minus = row_sum / kept_w.clamp(min=1e-30)  # Eq. 5 (a weighted mean with logq)
         m_plus, omega = self._m_plus(users, items, f_minus), self._omega(users)
         f_pos = (un * pn).sum(1)
         pos_logit = (f_pos - m_plus) / tau
