@@ -236,11 +236,13 @@ class _MaskedLSEMatmul(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         a, b, e, total = ctx.saved_tensors
         scale = torch.where(total > 0, grad.unsqueeze(1) / total, torch.zeros_like(total))
-        g = e * scale  # softmax over the kept entries, times the upstream gradient
-        grad_a = g @ b if ctx.needs_input_grad[0] else None
-        grad_b = g.t() @ a if ctx.needs_input_grad[1] else None
-        grad_bias = g.sum(0) if ctx.needs_input_grad[3] else None
-        return grad_a, grad_b, None, grad_bias
+        # the gradient of the scores is e * scale (the softmax over the kept entries times
+        # the upstream gradient); scale is per row, so it is applied to the factors
+        # instead of to a copy of the (B, N) matrix
+        grad_a = (e @ b) * scale if ctx.needs_input_grad[0] else None
+        grad_b = e.t() @ (a * scale) if ctx.needs_input_grad[1] else None
+        grad_bias = scale.t() @ e if ctx.needs_input_grad[3] else None
+        return grad_a, grad_b, None, None if grad_bias is None else grad_bias.squeeze(0)
 
 
 def masked_lse_mm(a: Tensor, b: Tensor, excluded: Tensor,

@@ -166,6 +166,32 @@ def test_dcl_is_hdccf_items_only():
     assert float(la.detach()) == pytest.approx(float(lb.detach()))
 
 
+def test_masked_lse_mm_value_and_gradient():
+    r"""The fused masked log-sum-exp equals ``torch.logsumexp`` of the masked
+    score matrix (``-inf`` for a row with nothing kept) and differentiates
+    its own value in both factors and the column bias; the row with
+    nothing kept gets no gradient."""
+    from gnnrec.losses.inbatch import masked_lse_mm
+
+    torch.manual_seed(0)
+    a = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(7, dtype=torch.float64, requires_grad=True)
+    excluded = (torch.rand(5, 7) < 0.4).double()
+    excluded[2] = 1.0  # nothing kept
+    out = masked_lse_mm(a, b, excluded, bias)
+    ref = torch.logsumexp((a @ b.t() + bias).masked_fill(excluded.bool(), float("-inf")), 1)
+    assert torch.equal(torch.isinf(out), torch.tensor([False, False, True, False, False]))
+    torch.testing.assert_close(out[[0, 1, 3, 4]], ref[[0, 1, 3, 4]])
+    kept = [0, 1, 3, 4]
+    assert torch.autograd.gradcheck(lambda x, y, c: masked_lse_mm(x, y, excluded, c)[kept],
+                                    (a, b, bias))
+    upstream = torch.zeros(5, dtype=torch.float64)
+    upstream[2] = 1.0
+    grads = torch.autograd.grad(masked_lse_mm(a, b, excluded, bias), (a, b, bias), upstream)
+    assert all(torch.equal(g, torch.zeros_like(g)) for g in grads)
+
+
 @pytest.mark.parametrize("options", [
     {"debias": False, "scorer": "dot", "lambda_u": 0.0, "lambda_i": 0.0},
     {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
