@@ -48,6 +48,12 @@ METHODS = {
     "dcl-dot": (None, "dcl", {"scorer": "dot"}),
     "dcl-t05": (None, "dcl", {"tau": 0.5}),
     "popdcl-logq-t05": (None, "popdcl", {"logq": True, "tau": 0.5}),
+    # HDCCF's parts, one at a time: without the user-user and item-item losses, without
+    # negative users, and without both (DCL with two neighbours a row)
+    "hdccf-noaux": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0}),
+    "hdccf-nousers": (None, "hdccf", {"user_negatives": False}),
+    "hdccf-itemonly": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
+                                       "user_negatives": False}),
 }
 
 
