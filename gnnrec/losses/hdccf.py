@@ -146,7 +146,7 @@ class HDCCF(RecLoss):
         user_negatives (bool, optional): include negative users
             :math:`F^u`. On dense data they lose to BPR + RNS (dense
             synthetic set, MF, seed 0: test Recall@20 0.164 with them,
-            0.386 without, 0.410 without them and the auxiliary losses,
+            0.388 without, 0.410 without them and the auxiliary losses,
             BPR + RNS 0.399; ``benchmarks/README.rst`` section 6), and a run
             on such data says so at its start (:meth:`advice`).
             (default: :obj:`True`)
@@ -262,7 +262,7 @@ class HDCCF(RecLoss):
                 f"of Eq. 1 push each batch item (drawn by popularity) away from the other "
                 f"users and lose to BPR + RNS (dense synthetic set, MF: Recall@20 0.164 against "
                 f"0.399, the most popular third of items in 17% of the top-20 slots against "
-                f"72%); {name}.user_negatives=false gave 0.386, and with "
+                f"72%); {name}.user_negatives=false gave 0.388, and with "
                 f"{name}.lambda_u=0 and {name}.lambda_i=0 as well 0.410 "
                 f"(benchmarks/README.rst section 6)")
         return notes
