@@ -183,7 +183,7 @@ class HDCCF(RecLoss):
     def __init__(self, tau: float = 0.2, num_neighbors: int = 2, omega_item: float = 0.05,
                  omega_user: float = 0.05, lambda_u: float = 0.1, lambda_i: float = 0.1,
                  user_negatives: bool = True, debias: bool = True, logq: bool = True,
-                 scorer: str = "cosine", logq_positive: bool = False):
+                 scorer: str = "cosine"):
         super().__init__(scorer)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
@@ -200,7 +200,6 @@ class HDCCF(RecLoss):
         self.lambda_u, self.lambda_i = float(lambda_u), float(lambda_i)
         self.user_negatives, self.debias = bool(user_negatives), bool(debias)
         self.logq = bool(logq)
-        self.logq_positive = bool(logq_positive)
         self.log_q = {}  # side -> log of the in-batch drawing probability
 
     def bind(self, graph) -> None:
@@ -315,9 +314,6 @@ class HDCCF(RecLoss):
             if self.debias:
                 lse = debiased_from_lse(lse, count, torch.cat([own_s, s_pos.unsqueeze(1)], 1),
                                         omega, q, tau)
-            if bias is not None and getattr(self, "logq_positive", False) and side == "item":
-                raw = -self.log_q[side][nb_ids]
-                lse = lse + self.log_q[side][items] + log_w + raw.max() - count.clamp(min=1).log()
             parts.append(lse)
         loss = (torch.logsumexp(torch.stack(parts, 1), 1) - s_pos).mean()
 
@@ -378,7 +374,7 @@ class DCL(HDCCF):
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
 
     def __init__(self, tau: float = 0.2, omega: float = 0.05, num_neighbors: int = 1,
-                 logq: bool = True, scorer: str = "cosine", logq_positive: bool = False):
+                 logq: bool = True, scorer: str = "cosine"):
         super().__init__(tau=tau, num_neighbors=num_neighbors, omega_item=omega, omega_user=0.0,
                          lambda_u=0.0, lambda_i=0.0, user_negatives=False, debias=True,
-                         logq=logq, scorer=scorer, logq_positive=logq_positive)
+                         logq=logq, scorer=scorer)
