@@ -52,6 +52,7 @@ METHODS = {
     # negative users, and without both (DCL with two neighbours a row)
     "hdccf-noaux": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0}),
     "hdccf-nousers": (None, "hdccf", {"user_negatives": False}),
+    "popdcl-w0": (None, "popdcl", {"omega_probe": 0.0}),
     "dcl-w0": (None, "dcl", {"omega": 0.0}), "dcl-w01": (None, "dcl", {"omega": 0.01}),
     "hdccf-itemonly": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
                                        "user_negatives": False}),

@@ -168,13 +168,15 @@ class PopDCL(RecLoss):
     summary = "PopDCL: cosine in-batch contrastive loss with popularity-aware M+ / M- corrections"
     negatives = "in_batch"
 
-    def __init__(self, tau: float = 0.2, exclude_observed: bool = True, logq: bool = True):
+    def __init__(self, tau: float = 0.2, exclude_observed: bool = True, logq: bool = True,
+                 omega_probe: Optional[float] = None):
         super().__init__("cosine")
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
         self.tau = float(tau)
         self.exclude_observed = bool(exclude_observed)
         self.logq = bool(logq)
+        self.omega_probe = omega_probe
         self.log_q: Optional[Tensor] = None
         self.user_pop_sum: Optional[Tensor] = None
         self.positives = None
@@ -235,6 +237,8 @@ class PopDCL(RecLoss):
         return torch.sigmoid(p_not * f_minus)  # Eq. 6
 
     def _omega(self, users: Tensor) -> Tensor:
+        if self.omega_probe is not None:
+            return torch.full((len(users),), float(self.omega_probe), device=users.device)
         return (self.user_pop_sum[users] / self.num_interactions).float()  # Eq. 8
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
