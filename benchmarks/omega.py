@@ -24,7 +24,7 @@ All three are means over the rows (each row's own share), as
   :math:`|\text{held-out}(u)| / (N - |\text{train}(u)|)`, averaged over the
   rows;
 
-beside DCL's and HDCCF's constant :math:`\omega^+` (its default, 0.05) and PopDCL's
+beside DCL's and HDCCF's constant :math:`\omega^+` (their defaults) and PopDCL's
 per-user :math:`\omega^+(u) = \sum_{i \in \mathcal N_u} \mathrm{pop}(i)/|\mathcal D|`
 (Eq. 8), whose calibration is shown per fifth of the rows sorted by it
 (mean :math:`\omega^+(u)` against the measured in-batch rate of those rows).
