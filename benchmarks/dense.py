@@ -55,7 +55,9 @@ METHODS = {
     "popdcl-w0": (None, "popdcl", {"omega_probe": 0.0}),
     "hdccf-w0": (None, "hdccf", {"omega_item": 0.0, "omega_user": 0.0}),
     "hdccf-w01": (None, "hdccf", {"omega_item": 0.01, "omega_user": 0.01}),
-    "dcl-w0": (None, "dcl", {"omega": 0.0}), "dcl-w01": (None, "dcl", {"omega": 0.01}),
+    # DCL at omega+ 0.05 (its default before 0.01), 0.01 and 0
+    "dcl-w05": (None, "dcl", {"omega": 0.05}), "dcl-w01": (None, "dcl", {"omega": 0.01}),
+    "dcl-w0": (None, "dcl", {"omega": 0.0}),
     "hdccf-itemonly": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
                                        "user_negatives": False}),
 }
