@@ -68,6 +68,8 @@ METHODS = {
     "hdccf": (None, Component("hdccf", {"logq": False}), {}, ["hdccf.tau=0.1,0.2"]),
     "hdccf-logq": (None, Component("hdccf", {"logq": True}), {}, ["hdccf.tau=0.1,0.2"]),
     "popdcl": (None, Component("popdcl", {"logq": False}), {}, ["popdcl.tau=0.1,0.2"]),
+    # not searched: DCL with logQ at omega+ 0 (issue 22: the debiasing off), tuned tau
+    "dcl-logq-w0": (None, Component("dcl", {"logq": True, "tau": 0.2, "omega": 0.0}), {}, []),
     # not searched: popdcl's tuned tau (0.2), with logQ (issue 22)
     "popdcl-logq": (None, Component("popdcl", {"logq": True, "tau": 0.2}), {}, []),
 }
