@@ -52,7 +52,8 @@ METHODS = {
     # negative users, and without both (DCL with two neighbours a row)
     "hdccf-noaux": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0}),
     "hdccf-nousers": (None, "hdccf", {"user_negatives": False}),
-    "popdcl-w0": (None, "popdcl", {"omega_probe": 0.0}),
+    "popdcl-w0": (None, "popdcl", {"negative_correction": False}),
+    "popdcl-eq8": (None, "popdcl", {"negative_correction": True}),
     "hdccf-w0": (None, "hdccf", {"omega_item": 0.0, "omega_user": 0.0}),
     "hdccf-w01": (None, "hdccf", {"omega_item": 0.01, "omega_user": 0.01}),
     # DCL at omega+ 0.05 (its default before 0.01), 0.01 and 0

@@ -72,6 +72,9 @@ METHODS = {
     "dcl-logq-w0": (None, Component("dcl", {"logq": True, "tau": 0.2, "omega": 0.0}), {}, []),
     # not searched: popdcl's tuned tau (0.2), with logQ (issue 22)
     "popdcl-logq": (None, Component("popdcl", {"logq": True, "tau": 0.2}), {}, []),
+    # PopDCL with logQ and no M- correction (omega+ 0 in place of Eq. 8's; issue 22)
+    "popdcl-logq-w0": (None, Component("popdcl", dict(logq=True, tau=0.2,
+                                                      negative_correction=False)), {}, []),
 }
 PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
 #: (epochs, eval every, patience in evaluations) for pairwise samplers and contrastive losses

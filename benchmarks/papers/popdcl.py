@@ -22,7 +22,7 @@ METHODS = {
     "LightGCN (BPR)": {"loss": "bpr"},
     "+SSM": {"loss": "ssm", "loss_options": ["tau=0.2"]},
     "+DCL": {"loss": "dcl", "loss_options": ["tau=0.1", "omega=0.05"]},
-    "+PopDCL": {"loss": "popdcl", "loss_options": ["tau=0.1"]},
+    "+PopDCL": {"loss": "popdcl", "loss_options": ["tau=0.1", "negative_correction=true"]},
 }
 #: the paper, copied by hand: Table 3 (Amazon-Book): balanced R, N, imbalanced R, N;
 #: Table 4 (Amazon-Book NDCG@20): balanced tail, mid, head, overall, imbalanced the same

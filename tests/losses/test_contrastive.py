@@ -273,7 +273,7 @@ def test_theorem1_unbiased_by_monte_carlo():
 def toy_popdcl():
     # users 0, 1; items 0..3; train: u0 {0, 1}, u1 {1, 2, 3}; pop = (1, 2, 1, 1), N = 5
     g = RecGraph(torch.tensor([0, 0, 1, 1, 1]), torch.tensor([0, 1, 1, 2, 3]), 2, 4)
-    loss = PopDCL(tau=0.5)
+    loss = PopDCL(tau=0.5, negative_correction=True)  # Eq. 8 even on this dense toy
     loss.bind(g)
     return g, loss
 
@@ -292,13 +292,14 @@ def test_popdcl_omega_and_m_plus_by_hand():
     assert m_plus.tolist() == pytest.approx(want, rel=1e-6)
 
 
+@pytest.mark.parametrize("correction", [True, False], ids=["eq8", "no-m-minus"])
 @pytest.mark.parametrize("logq", [False, True], ids=["plain", "logq"])
 @pytest.mark.parametrize("mask", [False, True], ids=["index-lists", "dense-mask"])
-def test_popdcl_equals_per_example_reference(mask, logq, monkeypatch):
+def test_popdcl_equals_per_example_reference(mask, logq, correction, monkeypatch):
     # both forms of the exclusions (index lists on sparse data, a B x B mask on dense)
     monkeypatch.setattr("gnnrec.losses.popdcl.use_mask", lambda *a: mask)
     g, out, users, items = setup(seed=4, users=8, items=12)
-    loss = PopDCL(tau=0.5, logq=logq)
+    loss = PopDCL(tau=0.5, logq=logq, negative_correction=correction)
     loss.bind(g)
     got = float(loss(out.user[users], out.item[items], users=users, items=items).detach())
     un = torch.nn.functional.normalize(out.user[users].detach().double(), dim=1)
@@ -320,7 +321,7 @@ def test_popdcl_equals_per_example_reference(mask, logq, monkeypatch):
         popsum = sum(pop[x] for x in pos_sets[u])
         f_minus = sum(weight[j] * f[j] for j in others) / wsum if others else 0.0
         m_plus = 1 / (1 + math.exp(-(pop[i] / popsum) * f_minus))
-        w = popsum / N
+        w = popsum / N if correction else 0.0  # Eq. 8, or no M- correction (omega+ 0)
         num = math.exp((f[k] - m_plus) / tau)
         terms = sum(weight[j] * max((math.exp(f[j] / tau) - w * math.exp(f[k] / tau)) / (1 - w),
                                     math.exp(-1 / tau)) for j in others)
@@ -501,6 +502,40 @@ def test_hdccf_names_its_negative_users_on_dense_data():
     assert HDCCF().advice(sparse, 256) == []
     assert HDCCF(user_negatives=False).advice(dense, 256) == []
     assert DCL().advice(dense, 256) == []  # DCL has no negative users
+
+
+def test_popdcl_drops_its_negative_correction_on_dense_data_only():
+    from gnnrec.data.density import is_dense
+
+    dense = random_graph(200, 40, 0.3, seed=1)
+    sparse = random_graph(400, 4000, 0.002, seed=1)
+    assert is_dense(dense) and not is_dense(sparse)
+
+    def bound(graph, **options):
+        loss = PopDCL(**options)
+        loss.bind(graph)
+        notes = [n for n in loss.advice(graph, 256) if "M- correction" in n]
+        return loss.corrects_negatives, notes
+
+    corrects, (note,) = bound(dense)
+    assert not corrects and "popdcl.negative_correction=true keeps it" in note
+    assert bound(sparse) == (True, [])
+    # asked for, or with the paper's negative set (the user's items among them), it stays
+    assert bound(dense, negative_correction=True) == (True, [])
+    assert bound(dense, exclude_observed=False) == (True, [])
+    assert bound(sparse, negative_correction=False) == (False, [])
+    # on dense data the default is the loss without the correction, not with it
+    torch.manual_seed(0)
+    u, p = torch.randn(64, 8), torch.randn(64, 8)
+    e = torch.randint(0, dense.num_edges, (64,), generator=torch.Generator().manual_seed(0))
+    batch = {"users": dense.user[e], "items": dense.item[e]}
+    value = {}
+    for name, opts in (("default", {}), ("off", {"negative_correction": False}),
+                       ("on", {"negative_correction": True})):
+        loss = PopDCL(**opts)
+        loss.bind(dense)
+        value[name] = float(loss(u, p, **batch))
+    assert value["default"] == value["off"] != value["on"]
 
 
 @pytest.mark.parametrize("cls", [SSM])

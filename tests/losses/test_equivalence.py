@@ -24,7 +24,7 @@ def run(cls, options, seed, graph_seed, new_api):
     if new_api and cls in (HDCCF, DCL):  # the old defaults
         options = {"tau": 0.1, "logq": False, **options}
     if new_api and cls is PopDCL:
-        options = {"logq": False, **options}
+        options = {"logq": False, "negative_correction": True, **options}
     loss = cls(**options)
     if new_api:
         loss.attach(model)
