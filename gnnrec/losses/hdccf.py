@@ -369,7 +369,7 @@ class DCL(HDCCF):
             observed ones are already left out). 0.01 was chosen on
             validation across sparse and dense data (``benchmarks/README.rst``
             section 6): validation Recall@20 at 0.01 / 0.05 on 20-core
-            Gowalla 0.169 / 0.161 (LightGCN), on 30-core Gowalla 0.234 /
+            Gowalla 0.169 / 0.161 (LightGCN, without logQ), on 30-core Gowalla 0.234 /
             0.201 (LightGCN) and 0.235 / 0.213 (MF), on the dense synthetic
             set 0.428 / 0.432 (MF). At 0.05 the debiased score of Eq. 15
             reaches its clamp (Eq. 16) on 12% of the rows, which then lose
