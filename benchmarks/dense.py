@@ -61,6 +61,12 @@ METHODS = {
     "dcl-w0": (None, "dcl", {"omega": 0.0}),
     "hdccf-itemonly": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
                                        "user_negatives": False}),
+    # HDCCF at DCL's omega+ 0.01, without negative users, and without the auxiliary losses
+    "hdccf-nousers-w01": (None, "hdccf", {"user_negatives": False, "omega_item": 0.01,
+                                          "omega_user": 0.01}),
+    "hdccf-itemonly-w01": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
+                                           "user_negatives": False, "omega_item": 0.01,
+                                           "omega_user": 0.01}),
 }
 
 
@@ -75,11 +81,37 @@ def spec_for(args, encoder, method, seed):
                                  seed=1, k_core=args.k_core)).validate()
 
 
+def stale_options(folder, spec):
+    r"""``(component, option, saved, now)`` for each model, sampler or loss
+    option whose value in ``folder/config.json`` differs from ``spec``'s: a
+    run folder keyed by method name outlives a change of default. Options
+    added or removed since the run are not compared (an option added later
+    keeps the earlier behaviour at its default, a removed one was a probe)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.exists(path):
+        return []
+    saved, now = json.load(open(path)), spec.to_dict()
+    out = []
+    for part in ("model", "sampler", "loss"):
+        a, b = saved.get(part), now[part]
+        if (a is None) != (b is None) or (a and a["name"] != b["name"]):
+            out.append((part, "name", a and a["name"], b and b["name"]))
+        elif a:
+            out += [(part, k, a["options"][k], v) for k, v in b["options"].items()
+                    if k in a["options"] and a["options"][k] != v]
+    return out
+
+
 def run_one(args, dataset, encoder, method, seed):
     folder = os.path.join(args.work, args.label, f"{encoder}-{method}-s{seed}")
     results = os.path.join(folder, "results.json")
+    spec = spec_for(args, encoder, method, seed)
+    stale = stale_options(folder, spec)
+    if stale:
+        raise SystemExit(f"{folder} ran other options than {method!r} now means ("
+                         + "; ".join(f"{part} {key} {a} now {b}" for part, key, a, b in stale)
+                         + "): rename or remove it")
     if not os.path.exists(results):
-        spec = spec_for(args, encoder, method, seed)
         train_run(spec, dataset, folder, device="cpu", echo=lambda m: None,
                   resume=os.path.exists(os.path.join(folder, "last.pt")),
                   also_evaluate=("test",), test=True)

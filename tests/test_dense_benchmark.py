@@ -1,0 +1,62 @@
+"""``benchmarks/dense.py`` refuses a run folder whose saved options differ
+from what its method name now means (a default changed since it ran)."""
+import argparse
+import importlib.util
+import json
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def dense():
+    path = os.path.join(HERE, os.pardir, "benchmarks", "dense.py")
+    spec = importlib.util.spec_from_file_location("dense_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def args(tmp_path):
+    return argparse.Namespace(epochs=3, eval_every=1, patience=0, data="d.csv", k_core=0,
+                              work=str(tmp_path), label="x")
+
+
+def write(folder, spec):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(spec.to_dict(), f)
+
+
+def test_same_options_pass_and_a_changed_default_is_named(dense, tmp_path):
+    a = args(tmp_path)
+    folder = str(tmp_path / "run")
+    assert dense.stale_options(folder, dense.spec_for(a, "mf", "dcl-w01", 0)) == []  # no folder
+    write(folder, dense.spec_for(a, "mf", "dcl-w05", 0))
+    assert dense.stale_options(folder, dense.spec_for(a, "mf", "dcl-w05", 0)) == []
+    assert dense.stale_options(folder, dense.spec_for(a, "mf", "dcl-w01", 0)) == [
+        ("loss", "omega", 0.05, 0.01)]
+    stale = dense.stale_options(folder, dense.spec_for(a, "lightgcn", "rns", 0))
+    assert ("model", "name", "mf", "lightgcn") in stale
+    assert ("loss", "name", "dcl", "bpr") in stale and ("sampler", "name", None, "rns") in stale
+
+
+def test_options_added_or_removed_since_are_not_compared(dense, tmp_path):
+    a = args(tmp_path)
+    folder = str(tmp_path / "run")
+    saved = dense.spec_for(a, "mf", "dcl-w01", 0).to_dict()
+    del saved["loss"]["options"]["scorer"]  # an option added after the run
+    saved["loss"]["options"]["probe"] = 1.0  # a probe removed since
+    os.makedirs(folder)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(saved, f)
+    assert dense.stale_options(folder, dense.spec_for(a, "mf", "dcl-w01", 0)) == []
+
+
+def test_run_one_refuses_a_stale_folder(dense, tmp_path):
+    a = args(tmp_path)
+    write(os.path.join(str(tmp_path), "x", "mf-dcl-w01-s0"), dense.spec_for(a, "mf", "dcl-w05", 0))
+    with pytest.raises(SystemExit, match="omega 0.05 now 0.01.*rename or remove"):
+        dense.run_one(a, None, "mf", "dcl-w01", 0)
