@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnrec.data.density import is_dense, own_pick_rate
+from gnnrec.data.density import MAX_OWN_RATE, is_dense, own_pick_rate
 from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import (covering_note, excluded_mask, kept_count, masked_lse,
                                    masked_lse_mm, member_exclusions, row_dots)
@@ -144,12 +144,16 @@ class HDCCF(RecLoss):
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``.
             (default: :obj:`0.1`)
         user_negatives (bool, optional): include negative users
-            :math:`F^u`. On dense data they lose to BPR + RNS (dense
-            synthetic set, MF, seed 0: test Recall@20 0.164 with them,
-            0.388 without, 0.410 without them and the auxiliary losses,
-            BPR + RNS 0.399; ``benchmarks/README.rst`` section 6), and a run
-            on such data says so at its start (:meth:`advice`).
-            (default: :obj:`True`)
+            :math:`F^u`. :obj:`None` includes them except on data dense for
+            hard negatives (:func:`~gnnrec.data.density.is_dense`: the most
+            popular of 16 uniform candidates is a user's own item more than
+            1/8 of the time); the run says so at its start. There each
+            batch item, drawn by popularity, is pushed away from the other
+            rows' users, many of whom would take it: test Recall@20 with
+            them and without, seed 0, against BPR + RNS (``benchmarks/
+            README.rst`` section 6): the dense synthetic set, MF, 0.164 and
+            0.388 (0.399); 30-core Gowalla, LightGCN, 0.185 and 0.208
+            (0.235). (default: :obj:`None`)
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
         logq (bool, optional): weigh each in-batch negative by
@@ -182,7 +186,7 @@ class HDCCF(RecLoss):
 
     def __init__(self, tau: float = 0.2, num_neighbors: int = 2, omega_item: float = 0.05,
                  omega_user: float = 0.05, lambda_u: float = 0.1, lambda_i: float = 0.1,
-                 user_negatives: bool = True, debias: bool = True, logq: bool = True,
+                 user_negatives: Optional[bool] = None, debias: bool = True, logq: bool = True,
                  scorer: str = "cosine"):
         super().__init__(scorer)
         if not tau > 0:
@@ -198,11 +202,18 @@ class HDCCF(RecLoss):
         self.tau, self.P = float(tau), int(num_neighbors)
         self.omega_item, self.omega_user = float(omega_item), float(omega_user)
         self.lambda_u, self.lambda_i = float(lambda_u), float(lambda_i)
-        self.user_negatives, self.debias = bool(user_negatives), bool(debias)
+        #: ``None`` decides from the data at :meth:`bind`
+        self.user_negatives = None if user_negatives is None else bool(user_negatives)
+        self.contrasts_users = user_negatives is not False
+        self.debias = bool(debias)
         self.logq = bool(logq)
         self.log_q = {}  # side -> log of the in-batch drawing probability
 
+    def _drops_users(self, graph) -> bool:
+        return self.user_negatives is None and is_dense(graph)
+
     def bind(self, graph) -> None:
+        self.contrasts_users = self.user_negatives is not False and not self._drops_users(graph)
         for side, degree in (("item", graph.item_degree), ("user", graph.user_degree)):
             q = degree.clamp(min=1).double() / max(graph.num_edges, 1)
             self.log_q[side] = q.log().float()
@@ -255,16 +266,21 @@ class HDCCF(RecLoss):
         notes = [] if self.logq else covering_note(
             name, graph, batch_size, f"{name}.logq=true corrects for it (dense synthetic "
                                      f"set, MF, DCL: Recall@20 0.055 -> 0.316)")
-        if self.user_negatives and is_dense(graph):
+        if self._drops_users(graph):
+            notes.append(
+                f"{name}: no negative users (Eq. 1's F^u) on dense data (the most popular of 16 "
+                f"uniform candidates is a user's own item {own_pick_rate(graph, [16])[0]:.1%} "
+                f"of the time, against {MAX_OWN_RATE:.1%}): each batch item, drawn by "
+                f"popularity, would be pushed away from the other rows' users (dense synthetic "
+                f"set, MF: Recall@20 0.164 with them, 0.388 without, BPR + RNS 0.399); "
+                f"{name}.user_negatives=true keeps them")
+        elif self.user_negatives and is_dense(graph):
             notes.append(
                 f"{name}: on dense data (the most popular of 16 uniform candidates is a user's "
                 f"own item {own_pick_rate(graph, [16])[0]:.1%} of the time) the negative users "
                 f"of Eq. 1 push each batch item (drawn by popularity) away from the other "
                 f"users and lose to BPR + RNS (dense synthetic set, MF: Recall@20 0.164 against "
-                f"0.399, the most popular third of items in 17% of the top-20 slots against "
-                f"72%); {name}.user_negatives=false gave 0.388, and with "
-                f"{name}.lambda_u=0 and {name}.lambda_i=0 as well 0.410 "
-                f"(benchmarks/README.rst section 6)")
+                f"0.399); leaving {name}.user_negatives at its default drops them here (0.388)")
         return notes
 
     def rows_needed(self, users: Tensor, items: Tensor, graph,
@@ -299,7 +315,7 @@ class HDCCF(RecLoss):
         # negative items f(u_k, i^-) and negative users f(u^-, i_k), Eq. 1-2 / 14
         sides = [("item", user, item_emb, graph.positives, users, item_flat, self.omega_item,
                   self.scorer.matrix(user, item_emb) / tau if modulated else None)]
-        if self.user_negatives:
+        if self.contrasts_users:
             sides.append(("user", pos, user_emb, graph.item_positives, items, user_flat,
                           self.omega_user,
                           self.scorer.matrix(user_emb, pos).t() / tau if modulated else None))

@@ -113,7 +113,7 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
         else:
             F_i = len(s_ni) * mean(s_ni, neg_items, "item")
             F_u = len(s_nu) * mean(s_nu, neg_users, "user")
-        if not loss.user_negatives:
+        if not loss.contrasts_users:
             F_u = 0.0
         total += -(s_pos - math.log(F_i + F_u + math.exp(s_pos))) / B
         # auxiliary terms (Eq. 5 / 17): user-user with positives user_nb[k]
@@ -140,6 +140,7 @@ def hdccf_reference(loss, g, out, users, items, gen_seed):
     {"debias": True, "scorer": "dot", "omega_item": 0.1, "omega_user": 0.2},
     {"debias": True, "scorer": "cosine", "num_neighbors": 3},
     {"debias": True, "lambda_u": 0.0, "lambda_i": 0.5, "user_negatives": False},
+    {"debias": True, "lambda_u": 0.2, "lambda_i": 0.5, "user_negatives": True},
     {"debias": True, "scorer": "dot", "logq": True, "lambda_u": 0.3, "lambda_i": 0.5},
     {"debias": False, "scorer": "cosine", "logq": True, "lambda_u": 0.3, "lambda_i": 0.5},
 ])
@@ -491,17 +492,41 @@ def test_in_batch_losses_correct_for_popularity_by_default(loss):
     assert loss.logq is True and not any("logq" in n for n in loss.advice(dense, 256))
 
 
-def test_hdccf_names_its_negative_users_on_dense_data():
+def test_hdccf_drops_its_negative_users_on_dense_data_only():
     from gnnrec.data.density import is_dense
 
     dense = random_graph(200, 40, 0.3, seed=1)
     sparse = random_graph(400, 4000, 0.002, seed=1)
     assert is_dense(dense) and not is_dense(sparse)
-    note, = HDCCF().advice(dense, 256)
-    assert "negative users" in note and "hdccf.user_negatives=false gave" in note
-    assert HDCCF().advice(sparse, 256) == []
-    assert HDCCF(user_negatives=False).advice(dense, 256) == []
+
+    def bound(graph, **options):
+        loss = HDCCF(**options)
+        loss.bind(graph)
+        return loss.contrasts_users, [n for n in loss.advice(graph, 256) if "negative users" in n]
+
+    contrasts, (note,) = bound(dense)
+    assert not contrasts and "hdccf.user_negatives=true keeps them" in note
+    assert bound(sparse) == (True, [])
+    contrasts, (note,) = bound(dense, user_negatives=True)  # asked for: kept, with a warning
+    assert contrasts and "lose to BPR + RNS" in note
+    assert bound(dense, user_negatives=False) == (False, [])
+    assert bound(sparse, user_negatives=False) == (False, [])
     assert DCL().advice(dense, 256) == []  # DCL has no negative users
+    # on dense data the default is the loss without negative users, not with them
+    u = torch.arange(dense.num_users)[:64]
+    row, item = dense.positives.items_of(u)
+    i = item[torch.searchsorted(row, u)]
+    torch.manual_seed(0)
+    out = MF(dense.num_users, dense.num_items, embedding_dim=8).encode(dense)
+    value = {}
+    for name, opts in (("default", {}), ("off", {"user_negatives": False}),
+                       ("on", {"user_negatives": True})):
+        loss = HDCCF(**opts)
+        loss.attach(RecModel(MF(1, 1, 5), loss.scorer_name))
+        loss.bind(dense)
+        value[name] = float(loss(out.user[u], out.item[i], users=u, items=i, out=out, graph=dense,
+                                 generator=torch.Generator().manual_seed(0)).detach())
+    assert value["default"] == value["off"] != value["on"]
 
 
 def test_popdcl_drops_its_negative_correction_on_dense_data_only():

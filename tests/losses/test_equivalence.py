@@ -23,6 +23,8 @@ def run(cls, options, seed, graph_seed, new_api):
                      options.get("scorer", "cosine"), graph=g)
     if new_api and cls in (HDCCF, DCL):  # the old defaults
         options = {"tau": 0.1, "logq": False, **options}
+        if cls is HDCCF:
+            options = {"user_negatives": True, **options}
     if new_api and cls is PopDCL:
         options = {"logq": False, "negative_correction": True, **options}
     loss = cls(**options)
