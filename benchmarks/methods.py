@@ -70,6 +70,9 @@ METHODS = {
     "popdcl": (None, Component("popdcl", {"logq": False}), {}, ["popdcl.tau=0.1,0.2"]),
     # not searched: DCL with logQ at omega+ 0 (issue 22: the debiasing off), tuned tau
     "dcl-logq-w0": (None, Component("dcl", {"logq": True, "tau": 0.2, "omega": 0.0}), {}, []),
+    # not searched: HDCCF with logQ at its tuned tau and DCL's omega+ 0.01 (issue 22)
+    "hdccf-logq-w01": (None, Component("hdccf", dict(logq=True, tau=0.2, omega_item=0.01,
+                                                     omega_user=0.01)), {}, []),
     # not searched: popdcl's tuned tau (0.2), with logQ (issue 22)
     "popdcl-logq": (None, Component("popdcl", {"logq": True, "tau": 0.2}), {}, []),
     # PopDCL with logQ and no M- correction (omega+ 0 in place of Eq. 8's; issue 22)
