@@ -34,8 +34,9 @@ from gnnrec.run import train_run
 from gnnrec.spec import Component, RunSpec
 from gnnrec.train.callbacks import read_log
 
-#: HDCCF's omega+ before issue 22
+#: HDCCF's omega+ and auxiliary weights before issue 22
 W05 = {"omega_item": 0.05, "omega_user": 0.05}
+AUX = {"lambda_u": 0.1, "lambda_i": 0.1}
 #: method -> (sampler, loss, options): every option at its default unless named
 METHODS = {
     "rns": ("rns", "bpr", {}), "dns": ("dns", "bpr", {}), "mixgcf": ("mixgcf", "bpr", {}),
@@ -53,14 +54,15 @@ METHODS = {
     # HDCCF at its defaults before issue 22 (omega+ 0.05, negative users on any data), then
     # its parts one at a time at those values: without the user-user and item-item losses,
     # without negative users, and without both (DCL with two neighbours a row)
-    "hdccf-old": (None, "hdccf", {**W05, "user_negatives": True}),
+    "hdccf-old": (None, "hdccf", {**W05, **AUX, "user_negatives": True}),
     "hdccf-noaux": (None, "hdccf", {**W05, "user_negatives": True, "lambda_u": 0.0,
                                     "lambda_i": 0.0}),
-    "hdccf-nousers": (None, "hdccf", {**W05, "user_negatives": False}),
+    "hdccf-nousers": (None, "hdccf", {**W05, **AUX, "user_negatives": False}),
     "popdcl-w0": (None, "popdcl", {"negative_correction": False}),
     "popdcl-eq8": (None, "popdcl", {"negative_correction": True}),
-    "hdccf-w0": (None, "hdccf", {"omega_item": 0.0, "omega_user": 0.0, "user_negatives": True}),
-    "hdccf-w01": (None, "hdccf", {"omega_item": 0.01, "omega_user": 0.01,
+    "hdccf-w0": (None, "hdccf", {**AUX, "omega_item": 0.0, "omega_user": 0.0,
+                                 "user_negatives": True}),
+    "hdccf-w01": (None, "hdccf", {**AUX, "omega_item": 0.01, "omega_user": 0.01,
                                   "user_negatives": True}),
     # DCL at omega+ 0.05 (its default before 0.01), 0.01 and 0
     "dcl-w05": (None, "dcl", {"omega": 0.05}), "dcl-w01": (None, "dcl", {"omega": 0.01}),
@@ -68,7 +70,7 @@ METHODS = {
     "hdccf-itemonly": (None, "hdccf", {**W05, "lambda_u": 0.0, "lambda_i": 0.0,
                                        "user_negatives": False}),
     # HDCCF at DCL's omega+ 0.01, without negative users, and without the auxiliary losses
-    "hdccf-nousers-w01": (None, "hdccf", {"user_negatives": False, "omega_item": 0.01,
+    "hdccf-nousers-w01": (None, "hdccf", {**AUX, "user_negatives": False, "omega_item": 0.01,
                                           "omega_user": 0.01}),
     "hdccf-itemonly-w01": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
                                            "user_negatives": False, "omega_item": 0.01,

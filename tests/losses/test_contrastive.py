@@ -529,6 +529,30 @@ def test_hdccf_drops_its_negative_users_on_dense_data_only():
     assert value["default"] == value["off"] != value["on"]
 
 
+def test_hdccf_drops_its_auxiliary_terms_on_dense_data_only():
+    from gnnrec.losses.hdccf import LAMBDA
+
+    dense = random_graph(200, 40, 0.3, seed=1)
+    sparse = random_graph(400, 4000, 0.002, seed=1)
+
+    def bound(graph, **options):
+        loss = HDCCF(**options)
+        loss.bind(graph)
+        return (loss.lambda_u, loss.lambda_i), [n for n in loss.advice(graph, 256)
+                                                if "item-item terms" in n]
+
+    weights, (note,) = bound(dense)
+    assert weights == (0.0, 0.0) and "set hdccf.lambda_u and hdccf.lambda_i to keep" in note
+    assert bound(sparse) == ((LAMBDA, LAMBDA), [])
+    assert bound(dense, lambda_u=0.3, lambda_i=0.2) == ((0.3, 0.2), [])  # given: kept
+    weights, (note,) = bound(dense, lambda_u=0.3)  # only the one not given is derived
+    assert weights == (0.3, 0.0) and "lambda_i 0 (not 0.1)" in note and "lambda_u" not in note
+    assert bound(sparse, lambda_i=0.0) == ((LAMBDA, 0.0), [])
+    assert HDCCF().lambda_u == LAMBDA  # unbound: the paper's form
+    with pytest.raises(ValueError, match="lambda_u"):
+        HDCCF(lambda_u=-1.0)
+
+
 def test_popdcl_drops_its_negative_correction_on_dense_data_only():
     from gnnrec.data.density import is_dense
 

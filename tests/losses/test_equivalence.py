@@ -24,7 +24,8 @@ def run(cls, options, seed, graph_seed, new_api):
     if new_api and cls in (HDCCF, DCL):  # the old defaults
         options = {"tau": 0.1, "logq": False, **options}
         if cls is HDCCF:
-            options = {"user_negatives": True, "omega_item": 0.05, "omega_user": 0.05, **options}
+            options = {"user_negatives": True, "omega_item": 0.05, "omega_user": 0.05,
+                       "lambda_u": 0.1, "lambda_i": 0.1, **options}
     if new_api and cls is PopDCL:
         options = {"logq": False, "negative_correction": True, **options}
     loss = cls(**options)
