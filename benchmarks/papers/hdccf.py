@@ -31,8 +31,10 @@ import sys
 
 from common import ms, parser, per_epoch, report, rst, run_all
 
-#: HDCCF as the paper trains it: its tau, no logQ, omega+ 0.05, negative users on any data
-PRINTED = ["tau=0.1", "logq=false", "omega_item=0.05", "omega_user=0.05", "user_negatives=true"]
+#: HDCCF as the paper trains it: its tau, no logQ, omega+ 0.05, negative users and the
+#: user-user / item-item terms on any data
+PRINTED = ["tau=0.1", "logq=false", "omega_item=0.05", "omega_user=0.05", "user_negatives=true",
+           "lambda_u=0.1", "lambda_i=0.1"]
 METHODS = {
     "BPR": {"loss": "bpr"},
     "SSM": {"loss": "ssm", "loss_options": ["tau=0.1", "logq=false"]},
