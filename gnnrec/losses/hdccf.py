@@ -139,10 +139,10 @@ class HDCCF(RecLoss):
         num_neighbors (int, optional): :math:`P \ge 1`. (default: :obj:`2`)
         omega_item (float, optional): :math:`\omega^+_i` in ``[0, 1)``.
             0.01, as DCL's: the validation choice over 0.05 on two of three
-            sets, LightGCN, seed 0 (``benchmarks/README.rst`` section 6):
-            20-core Gowalla, 12 epochs, 0.179 against 0.176; 30-core
-            Gowalla without negative users, 0.219 against 0.200; the dense
-            synthetic set, MF, without negative users, preferred 0.05
+            sets, seed 0 (``benchmarks/README.rst`` section 6): LightGCN,
+            20-core Gowalla, 12 epochs, 0.179 against 0.176, and 30-core
+            Gowalla without negative users, 0.221 against 0.200; MF on the
+            dense synthetic set, without negative users, preferred 0.05
             (0.420 against 0.408). (default: :obj:`0.01`)
         omega_user (float, optional): :math:`\omega^+_u` in ``[0, 1)``,
             chosen with ``omega_item``. (default: :obj:`0.01`)
@@ -152,7 +152,7 @@ class HDCCF(RecLoss):
             at its start: there the auxiliary terms lost on validation
             Recall@20 (seed 0, ``benchmarks/README.rst`` section 6; without
             negative users): the dense synthetic set, MF, 0.420 with them
-            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.226.
+            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.230.
             With both off HDCCF is :class:`DCL` with ``num_neighbors``
             negatives a row. (default: :obj:`None`)
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
