@@ -152,7 +152,7 @@ class HDCCF(RecLoss):
             at its start: there the auxiliary terms lost on validation
             Recall@20 (seed 0, ``benchmarks/README.rst`` section 6; without
             negative users): the dense synthetic set, MF, 0.420 with them
-            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.230.
+            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.232.
             With both off HDCCF is :class:`DCL` with ``num_neighbors``
             negatives a row. (default: :obj:`None`)
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
