@@ -278,8 +278,11 @@ class HDCCF(RecLoss):
         a, b = self._factors(anchor, nb)
         return masked_lse_mm(a, b, excluded, bias), row_dots(a, b.view(B, -1, b.size(-1)))
 
-    def _draw(self, users: Tensor, items: Tensor, graph, generator) -> Tuple[Tensor, Tensor]:
+    def _draw(self, users: Tensor, items: Tensor, graph,
+              generator) -> Tuple[Tensor, Optional[Tensor]]:
         item_nb = graph.positives.sample_members(users, self.P, generator)  # (B, P) items of u_k
+        if not (self.contrasts_users or self.lambda_u > 0):  # no term scores a user neighbour
+            return item_nb, None
         user_nb = graph.item_positives.sample_members(items, self.P, generator)  # users of i_k
         return item_nb, user_nb
 
@@ -320,7 +323,8 @@ class HDCCF(RecLoss):
             return users.new_empty(0)
         drawn = self._draw(users, items, graph, generator)
         self._drawn = (users, drawn)
-        return torch.cat([drawn[0].flatten() + graph.num_users, drawn[1].flatten()])
+        rows = drawn[0].flatten() + graph.num_users
+        return rows if drawn[1] is None else torch.cat([rows, drawn[1].flatten()])
 
     def forward(self, user: Tensor, pos: Tensor, neg: Optional[Tensor] = None, *,
                 users: Tensor, items: Tensor, out, graph, generator=None, **context) -> Tensor:
@@ -332,9 +336,10 @@ class HDCCF(RecLoss):
             item_nb, user_nb = drawn[1]
         else:
             item_nb, user_nb = self._draw(users, items, graph, generator)
-        item_flat, user_flat = item_nb.flatten(), user_nb.flatten()
+        item_flat = item_nb.flatten()
         item_emb = out.item_rows(item_flat)
-        user_emb = out.user_rows(user_flat)
+        user_flat = None if user_nb is None else user_nb.flatten()
+        user_emb = None if user_nb is None else out.user_rows(user_flat)
         own = own_columns(B, P, dev)
         q = P * (B - 1)
         modulated = self.scorer_name == "modulated"

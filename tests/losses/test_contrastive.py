@@ -631,3 +631,21 @@ def test_hdccf_logq_weights_turn_popularity_drawn_negatives_into_uniform_ones():
     assert weighted == pytest.approx(float(value.mean()), abs=0.01)
     assert float(value[drawn].mean()) > float(value.mean()) + 0.1  # popularity-weighted
     assert HDCCF(logq=False)._weights("item", drawn, torch.zeros(1, len(drawn))) == (None, None)
+
+
+def test_user_neighbours_are_drawn_and_propagated_only_where_a_term_scores_them():
+    g, out, users, items = setup(seed=4, users=30, items=20)
+
+    def rows(loss):
+        loss.bind(g)
+        return loss.rows_needed(users, items, g, torch.Generator().manual_seed(0))
+
+    only_items = rows(DCL())
+    assert len(only_items) == len(users) and bool((only_items >= g.num_users).all())
+    for options in ({"user_negatives": True, "lambda_u": 0.0}, {"user_negatives": False,
+                                                                "lambda_u": 0.1}):
+        both = rows(HDCCF(**options))
+        assert len(both) == 2 * 2 * len(users) and int((both < g.num_users).sum()) == 2 * len(users)
+    # the item draws are the same either way: dropping the user draw changes nothing before it
+    assert torch.equal(rows(HDCCF(user_negatives=False, lambda_u=0.0, num_neighbors=1)),
+                       only_items)
