@@ -492,25 +492,34 @@ def test_in_batch_losses_correct_for_popularity_by_default(loss):
     assert loss.logq is True and not any("logq" in n for n in loss.advice(dense, 256))
 
 
-def test_hdccf_drops_its_negative_users_on_dense_data_only():
+def dense_and_sparse():
+    """Two graphs on either side of :func:`~gnnrec.data.density.is_dense`."""
     from gnnrec.data.density import is_dense
 
-    dense = random_graph(200, 40, 0.3, seed=1)
-    sparse = random_graph(400, 4000, 0.002, seed=1)
+    dense, sparse = random_graph(200, 40, 0.3, seed=1), random_graph(400, 4000, 0.002, seed=1)
     assert is_dense(dense) and not is_dense(sparse)
+    return dense, sparse
 
-    def bound(graph, **options):
-        loss = HDCCF(**options)
-        loss.bind(graph)
-        return loss.contrasts_users, [n for n in loss.advice(graph, 256) if "negative users" in n]
 
-    contrasts, (note,) = bound(dense)
+def bound(loss, graph, state, word):
+    """``(state(loss), notes naming word)`` once ``loss`` is bound to ``graph``."""
+    loss.bind(graph)
+    return state(loss), [n for n in loss.advice(graph, 256) if word in n]
+
+
+def test_hdccf_drops_its_negative_users_on_dense_data_only():
+    dense, sparse = dense_and_sparse()
+
+    def users(graph, **options):
+        return bound(HDCCF(**options), graph, lambda loss: loss.contrasts_users, "negative users")
+
+    contrasts, (note,) = users(dense)
     assert not contrasts and "hdccf.user_negatives=true keeps them" in note
-    assert bound(sparse) == (True, [])
-    contrasts, (note,) = bound(dense, user_negatives=True)  # asked for: kept, with a warning
+    assert users(sparse) == (True, [])
+    contrasts, (note,) = users(dense, user_negatives=True)  # asked for: kept, with a warning
     assert contrasts and "lose to BPR + RNS" in note
-    assert bound(dense, user_negatives=False) == (False, [])
-    assert bound(sparse, user_negatives=False) == (False, [])
+    assert users(dense, user_negatives=False) == (False, [])
+    assert users(sparse, user_negatives=False) == (False, [])
     assert DCL().advice(dense, 256) == []  # DCL has no negative users
     # on dense data the default is the loss without negative users, not with them
     u = torch.arange(dense.num_users)[:64]
@@ -532,47 +541,38 @@ def test_hdccf_drops_its_negative_users_on_dense_data_only():
 def test_hdccf_drops_its_auxiliary_terms_on_dense_data_only():
     from gnnrec.losses.hdccf import LAMBDA
 
-    dense = random_graph(200, 40, 0.3, seed=1)
-    sparse = random_graph(400, 4000, 0.002, seed=1)
+    dense, sparse = dense_and_sparse()
 
-    def bound(graph, **options):
-        loss = HDCCF(**options)
-        loss.bind(graph)
-        return (loss.lambda_u, loss.lambda_i), [n for n in loss.advice(graph, 256)
-                                                if "item-item terms" in n]
+    def weights(graph, **options):
+        return bound(HDCCF(**options), graph, lambda loss: (loss.lambda_u, loss.lambda_i),
+                     "item-item terms")
 
-    weights, (note,) = bound(dense)
-    assert weights == (0.0, 0.0) and "set hdccf.lambda_u and hdccf.lambda_i to keep" in note
-    assert bound(sparse) == ((LAMBDA, LAMBDA), [])
-    assert bound(dense, lambda_u=0.3, lambda_i=0.2) == ((0.3, 0.2), [])  # given: kept
-    weights, (note,) = bound(dense, lambda_u=0.3)  # only the one not given is derived
-    assert weights == (0.3, 0.0) and "lambda_i 0 (not 0.1)" in note and "lambda_u" not in note
-    assert bound(sparse, lambda_i=0.0) == ((LAMBDA, 0.0), [])
+    derived, (note,) = weights(dense)
+    assert derived == (0.0, 0.0) and "set hdccf.lambda_u and hdccf.lambda_i to keep" in note
+    assert weights(sparse) == ((LAMBDA, LAMBDA), [])
+    assert weights(dense, lambda_u=0.3, lambda_i=0.2) == ((0.3, 0.2), [])  # given: kept
+    derived, (note,) = weights(dense, lambda_u=0.3)  # only the one not given is derived
+    assert derived == (0.3, 0.0) and "lambda_i 0 (not 0.1)" in note and "lambda_u" not in note
+    assert weights(sparse, lambda_i=0.0) == ((LAMBDA, 0.0), [])
     assert HDCCF().lambda_u == LAMBDA  # unbound: the paper's form
     with pytest.raises(ValueError, match="lambda_u"):
         HDCCF(lambda_u=-1.0)
 
 
 def test_popdcl_drops_its_negative_correction_on_dense_data_only():
-    from gnnrec.data.density import is_dense
+    dense, sparse = dense_and_sparse()
 
-    dense = random_graph(200, 40, 0.3, seed=1)
-    sparse = random_graph(400, 4000, 0.002, seed=1)
-    assert is_dense(dense) and not is_dense(sparse)
+    def correction(graph, **options):
+        return bound(PopDCL(**options), graph, lambda loss: loss.corrects_negatives,
+                     "M- correction")
 
-    def bound(graph, **options):
-        loss = PopDCL(**options)
-        loss.bind(graph)
-        notes = [n for n in loss.advice(graph, 256) if "M- correction" in n]
-        return loss.corrects_negatives, notes
-
-    corrects, (note,) = bound(dense)
+    corrects, (note,) = correction(dense)
     assert not corrects and "popdcl.negative_correction=true keeps it" in note
-    assert bound(sparse) == (True, [])
+    assert correction(sparse) == (True, [])
     # asked for, or with the paper's negative set (the user's items among them), it stays
-    assert bound(dense, negative_correction=True) == (True, [])
-    assert bound(dense, exclude_observed=False) == (True, [])
-    assert bound(sparse, negative_correction=False) == (False, [])
+    assert correction(dense, negative_correction=True) == (True, [])
+    assert correction(dense, exclude_observed=False) == (True, [])
+    assert correction(sparse, negative_correction=False) == (False, [])
     # on dense data the default is the loss without the correction, not with it
     torch.manual_seed(0)
     u, p = torch.randn(64, 8), torch.randn(64, 8)
@@ -589,11 +589,7 @@ def test_popdcl_drops_its_negative_correction_on_dense_data_only():
 
 @pytest.mark.parametrize("cls", [SSM])
 def test_in_batch_temperature_is_derived_where_hard_negatives_are_often_own_items(cls):
-    from gnnrec.data.density import is_dense
-
-    dense = random_graph(200, 40, 0.3, seed=1)
-    sparse = random_graph(400, 4000, 0.002, seed=1)
-    assert is_dense(dense) and not is_dense(sparse)
+    dense, sparse = dense_and_sparse()
     loss = cls()
     assert loss.tau == 0.1  # before binding
     loss.bind(dense)
