@@ -226,15 +226,21 @@ class HDCCF(RecLoss):
         self.logq = bool(logq)
         self.log_q = {}  # side -> log of the in-batch drawing probability
 
-    def _drops_users(self, graph) -> bool:
-        return self.user_negatives is None and is_dense(graph)
+    def _drops_users(self, dense: bool) -> bool:
+        return self.user_negatives is None and dense
 
-    def _drops_aux(self, graph) -> bool:
-        return None in self.lambdas and is_dense(graph)
+    def _drops_aux(self, dense: bool) -> bool:
+        return None in self.lambdas and dense
+
+    def _is_dense(self, graph) -> bool:
+        """:func:`~gnnrec.data.density.is_dense`, read only when an option
+        depends on it (never for :class:`DCL`)."""
+        return (self.user_negatives is not False or None in self.lambdas) and is_dense(graph)
 
     def bind(self, graph) -> None:
-        self.contrasts_users = self.user_negatives is not False and not self._drops_users(graph)
-        derived = 0.0 if self._drops_aux(graph) else LAMBDA
+        dense = self._is_dense(graph)
+        self.contrasts_users = self.user_negatives is not False and not self._drops_users(dense)
+        derived = 0.0 if self._drops_aux(dense) else LAMBDA
         self.lambda_u, self.lambda_i = (derived if lam is None else lam for lam in self.lambdas)
         for side, degree in (("item", graph.item_degree), ("user", graph.user_degree)):
             q = degree.clamp(min=1).double() / max(graph.num_edges, 1)
@@ -291,7 +297,8 @@ class HDCCF(RecLoss):
         notes = [] if self.logq else covering_note(
             name, graph, batch_size, f"{name}.logq=true corrects for it (dense synthetic "
                                      f"set, MF, DCL: Recall@20 0.055 -> 0.316)")
-        if self._drops_users(graph):
+        dense = self._is_dense(graph)
+        if self._drops_users(dense):
             notes.append(
                 f"{name}: no negative users (Eq. 1's F^u) on dense data (the most popular of 16 "
                 f"uniform candidates is a user's own item {own_pick_rate(graph, [16])[0]:.1%} "
@@ -299,14 +306,14 @@ class HDCCF(RecLoss):
                 f"popularity, would be pushed away from the other rows' users (dense synthetic "
                 f"set, MF: Recall@20 0.164 with them, 0.388 without, BPR + RNS 0.399); "
                 f"{name}.user_negatives=true keeps them")
-        elif self.user_negatives and is_dense(graph):
+        elif self.user_negatives and dense:
             notes.append(
                 f"{name}: on dense data (the most popular of 16 uniform candidates is a user's "
                 f"own item {own_pick_rate(graph, [16])[0]:.1%} of the time) the negative users "
                 f"of Eq. 1 push each batch item (drawn by popularity) away from the other "
                 f"users and lose to BPR + RNS (dense synthetic set, MF: Recall@20 0.164 against "
                 f"0.399); leaving {name}.user_negatives at its default drops them here (0.388)")
-        if self._drops_aux(graph):
+        if self._drops_aux(dense):
             names = [n for n, lam in zip(("lambda_u", "lambda_i"), self.lambdas) if lam is None]
             which = " and ".join(f"{name}.{n}" for n in names)
             notes.append(
