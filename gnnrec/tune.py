@@ -11,6 +11,9 @@ search: selection never sees the test set.
 import json
 import math
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -23,6 +26,28 @@ from gnnrec.train.trainer import Callback, TrainingStopped
 
 SEARCHES = ("tpe", "grid", "random")
 STUDY = "gnnrec"
+
+
+@contextmanager
+def study_write():
+    r"""Holds Ctrl-C back until the block's study reads and writes are done,
+    then delivers it. Optuna reports a ``KeyboardInterrupt`` raised inside an
+    SQLite commit as a storage error (``StorageInternalError``), and one
+    raised while SQLAlchemy cleans up its objects is swallowed, so the study
+    would read as broken or the search would not stop; training itself stays
+    interruptible at once. A no-op off the main thread, where no signal
+    handler runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:  # delivered as if it came now, under the handler that was in place
+            signal.raise_signal(signal.SIGINT)
 
 
 @dataclass
@@ -145,8 +170,10 @@ class Prune(Callback):
         import optuna
 
         if self.key in logs and not math.isnan(logs[self.key]):
-            self.trial.report(logs[self.key], epoch)
-            if self.trial.should_prune():
+            with study_write():
+                self.trial.report(logs[self.key], epoch)
+                pruned = self.trial.should_prune()
+            if pruned:
                 logs["pruned"] = True
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
 
@@ -216,13 +243,16 @@ def tune(spec: RunSpec, dims: List[Dimension], dataset, out: str, trials: int,
         os.makedirs(out, exist_ok=True)
         lock = OutputLock.for_folder(out).acquire()
     try:
-        study = open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup, echo)
+        with study_write():
+            study = open_study(spec, dims, dataset, out, search, seed, prune, prune_warmup,
+                               echo)
+            done = sum(_counts(t) for t in study.trials)
         budget = trials if search != "grid" else min(trials, grid_size(dims))
-        done = sum(_counts(t) for t in study.trials)
         if done:
             echo(f"resuming {out}: {done} of {trials} trials finished")
         run_trials(study, spec, dims, dataset, out, budget, prune, device, progress, echo)
-        best = best_trial(study)
+        with study_write():
+            best = best_trial(study)
         return _report(spec, dims, dataset, out, study, best, spec.evaluation["metric"],
                        device, echo, refit)
     finally:
@@ -322,11 +352,21 @@ def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress,
     from optuna.trial import TrialState as S
 
     key = f"val/{spec.evaluation['metric']}"
-    while sum(_counts(t) for t in study.get_trials(deepcopy=False)) < budget:
-        trial = study.ask()
-        values = {d.path: d.suggest(trial) for d in dims}
-        run_dir = os.path.join(out, f"trial-{trial.number:04d}")
-        trial.set_user_attr("run_dir", run_dir)
+
+    def tell(trial, value=None, state=None, failed=None):
+        with study_write():
+            if failed is not None:
+                trial.set_user_attr("failed", failed)
+            study.tell(trial, value, state=state)
+
+    while True:
+        with study_write():
+            if sum(_counts(t) for t in study.get_trials(deepcopy=False)) >= budget:
+                return
+            trial = study.ask()
+            values = {d.path: d.suggest(trial) for d in dims}
+            run_dir = os.path.join(out, f"trial-{trial.number:04d}")
+            trial.set_user_attr("run_dir", run_dir)
         shown = "  ".join(f"{k}={_fmt(v)}" for k, v in values.items())
         try:
             res = train_run(apply(spec, values), dataset, run_dir, device=device,
@@ -334,23 +374,21 @@ def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress,
                             callbacks=[Prune(trial, key)] if prune else [])
         except TrialPruned as e:
             echo(f"trial {trial.number}: {shown}  {e}")
-            study.tell(trial, state=S.PRUNED)
+            tell(trial, state=S.PRUNED)
             continue
         except TrainingStopped as e:
-            trial.set_user_attr("failed", str(e))
             echo(f"trial {trial.number}: {shown}  failed: {e}")
-            study.tell(trial, state=S.FAIL)
+            tell(trial, state=S.FAIL, failed=str(e))
             continue
         except BaseException:
-            study.tell(trial, state=S.FAIL)  # interrupted: queued again on resume
+            tell(trial, state=S.FAIL)  # interrupted: queued again on resume
             raise
         value = res["best_val"]
         if value is None or math.isnan(value):
-            trial.set_user_attr("failed", f"no validation value of {key}")
-            study.tell(trial, state=S.FAIL)
+            tell(trial, state=S.FAIL, failed=f"no validation value of {key}")
             continue
         echo(f"trial {trial.number}: {shown}  {key} {value:.4f} (epoch {res['best_epoch']})")
-        study.tell(trial, value)
+        tell(trial, value)
 
 
 def best_trial(study):
@@ -394,14 +432,16 @@ def _report(spec, dims, dataset, out, study, best, metric, device, echo, refit=F
         refit_info = {"epochs": epochs, "run_dir": res["run_dir"]}
     else:
         test = protocol.report(model)  # the only test evaluation of the whole search
+    with study_write():
+        every = study.trials
     trials = [{"number": t.number, "state": t.state.name, "params": t.params, "value": t.value,
                "run_dir": t.user_attrs.get("run_dir"), "failed": t.user_attrs.get("failed")}
-              for t in study.trials]
+              for t in every]
     results = {"metric": metric, "best": best.params, "best_trial": best.number,
                "best_val": best.value, "best_epoch": model.meta.get("epoch"),
                "spec": winner.to_dict(), "curve": curve, "test": test, "trials": trials,
                "refit": refit_info,
-               "finished": sum(_counts(t) for t in study.trials),
+               "finished": sum(_counts(t) for t in every),
                "failed": [{"number": t["number"], "params": t["params"], "why": t["failed"]}
                           for t in trials if t["failed"]]}
     with open(os.path.join(out, "results.json"), "w") as f:

@@ -147,6 +147,56 @@ def test_ctrl_c_during_a_search_is_one_line_and_the_search_resumes(tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     lines = [x for x in err.splitlines() if x.strip() and not x.startswith(("dataset", "  note"))]
     assert lines == [f"interrupted: the study in {out} resumes with the same command"], err
+
+
+def test_ctrl_c_inside_a_study_write_lands_after_the_write(data_dir, tmp_path, monkeypatch):
+    """Ctrl-C arriving while Optuna commits a finished trial: the commit
+    completes (the trial is not run again on resume), and the search stops
+    with the one-line interruption, not a storage error."""
+    import signal
+
+    import optuna
+
+    out = str(tmp_path / "study")
+    storage = optuna.storages.RDBStorage
+    real, fired = storage.set_trial_state_values, []
+
+    def cut(self, trial_id, state, values=None):
+        if state == optuna.trial.TrialState.COMPLETE and not fired:
+            fired.append(trial_id)
+            signal.raise_signal(signal.SIGINT)  # as if the user pressed Ctrl-C right now
+        return real(self, trial_id, state, values)
+
+    monkeypatch.setattr(storage, "set_trial_state_values", cut)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        r = tune(data_dir, out, "--trials", "2")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert fired and r.exit_code == 130, r.output
+    assert "resumes with the same command" in r.output
+    study = optuna.load_study(study_name=gnnrec.tune.STUDY,
+                              storage=f"sqlite:///{os.path.join(out, 'study.db')}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
+    monkeypatch.setattr(storage, "set_trial_state_values", real)
+    r = tune(data_dir, out, "--trials", "2")
+    assert r.exit_code == 0 and "1 of 2 trials finished" in r.output, r.output
+
+
+def test_study_write_holds_ctrl_c_until_the_block_ends():
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    done = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with gnnrec.tune.study_write():
+                signal.raise_signal(signal.SIGINT)
+                done.append("rest of the block")
+        assert done == ["rest of the block"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
