@@ -89,6 +89,10 @@ def run_all(protocol: str, args, methods: Mapping[str, Mapping],
     if args.threads:
         torch.set_num_threads(args.threads)
     wanted = args.methods.split(",") if args.methods else list(methods)
+    unknown = [m for m in wanted if m not in methods]
+    if unknown:
+        raise SystemExit(f"unknown method {', '.join(map(repr, unknown))}; the methods: "
+                         f"{', '.join(methods)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     datasets = {}
     out: Dict[str, List[Dict]] = {}
