@@ -72,7 +72,11 @@ PUBLISHED = [
 #: (benchmarks/README.rst, "Do the methods deliver?"), reused here (a stated cut).
 ROWS = {
     "lightgcn-rns": ("lightgcn", "rns", "bpr", {}, 10, 10),
+    # the authors' sampling (both their codes): a user uniformly, then one of its items
+    "lightgcn-rns-users": ("lightgcn", "rns", "bpr", {"trainer.batching": "users"}, 10, 10),
     "lightgcn-dns": ("lightgcn", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
+    "lightgcn-dns-users": ("lightgcn", "dns", "bpr", {"dns.num_candidates": 32,
+                                                      "trainer.batching": "users"}, 5, 10),
     "lightgcn-mixgcf": ("lightgcn", "mixgcf", "bpr", {"mixgcf.num_candidates": 32}, 5, 10),
     "lightgcn-pdns": ("lightgcn", "pdns", "bpr", {"pdns.mix": 0.8}, 5, 10),
     "lightgcn-ahns": ("lightgcn", "ahns", "bpr", {"ahns.alpha": 0.1, "ahns.beta": 1.0}, 5, 10),

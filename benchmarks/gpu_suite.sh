@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_suite.sh losses    # loss curves, LightGCN, 24 epochs
 #   bash benchmarks/gpu_suite.sh samplers  # sampler curves, LightGCN, 40 epochs
 #   bash benchmarks/gpu_suite.sh lease     # everything one 10-minute call can hold (below)
-#   bash benchmarks/gpu_suite.sh runs      # a later lease: the reproduction resumed + one row
+#   bash benchmarks/gpu_suite.sh runs      # a later lease: a carried run resumed (CARRY_RUN) + LEASE_ROWS
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 DATA=${DATA:-.device/gowalla}
@@ -69,28 +69,31 @@ lease)
   rm -rf "$R"; el "packed"; ls -la "$OUT"
   ;;
 runs)
-  # A later lease, all of it for benchmarks/gowalla.py: the reproduction run
-  # resumed from the checkpoint the last lease brought back (carried in
-  # .device/carry/rns with the data as gowalla.txz; a checkpoint plus the data
-  # just fit the 64 MiB a call carries), beside one more row from scratch.
+  # A later lease, all of it for benchmarks/gowalla.py: one run resumed from
+  # the checkpoint the development machine carries (CARRY_RUN, a run folder's
+  # name, ROW-sSEED, default the reproduction: .device/carry/CARRY_RUN holds
+  # its last.pt, config.json, log.jsonl and machines.jsonl; the data comes as
+  # gowalla.txz; a checkpoint plus the data just fit the 64 MiB a call
+  # carries), beside the LEASE_ROWS from scratch or their last state.
   # Its checkpoint comes back in parts (only one fits what comes back).
   C=.device/carry; W=.device/gw; T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+  CARRY_RUN=${CARRY_RUN:-lightgcn-rns-s0}; CROW=${CARRY_RUN%-s*}; CSEED=${CARRY_RUN##*-s}
   [ -d "$DATA" ] || tar xJf "$C/gowalla.txz" -C .device
-  RUN="$W/runs/lightgcn-rns-s0"; mkdir -p "$RUN"
-  cp "$C/rns/last.pt" "$C/rns/config.json" "$C/rns/log.jsonl" "$RUN/"
-  cp "$C/rns/machines.jsonl" "$RUN.machines.jsonl"
+  RUN="$W/runs/$CARRY_RUN"; mkdir -p "$RUN"
+  cp "$C/$CARRY_RUN/last.pt" "$C/$CARRY_RUN/config.json" "$C/$CARRY_RUN/log.jsonl" "$RUN/"
+  cp "$C/$CARRY_RUN/machines.jsonl" "$RUN.machines.jsonl"
   LEFT=${LEASE_SECONDS:-480}
   G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
   el "gowalla runs for ${LEFT}s"
-  timeout $((LEFT + 40)) $G select $A --rows lightgcn-rns --seeds 0 --max-seconds $LEFT --stop-at-best > "$W/rns-s0.log" 2>&1 &
-  for row in ${LEASE_ROWS:-lightgcn-mixgcf:0}; do
+  timeout $((LEFT + 40)) $G select $A --rows $CROW --seeds $CSEED --max-seconds $LEFT --stop-at-best > "$W/$CARRY_RUN.log" 2>&1 &
+  for row in ${LEASE_ROWS:-}; do
     timeout $((LEFT + 10)) $G select $A --rows ${row%:*} --seeds ${row#*:} --max-seconds $LEFT > "$W/${row%:*}-s${row#*:}.log" 2>&1 &
   done
   nvidia-smi --query-gpu=name --format=csv > "$W/machine.txt" 2>&1 || true
   sleep 120; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> "$W/machine.txt" 2>&1 || true
   wait || true; el "runs ended"
   tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
-  split -b 15m "$RUN/last.pt" "$OUT/rns-s0-last.pt.part-"
+  split -b 15m "$RUN/last.pt" "$OUT/$CARRY_RUN-last.pt.part-"
   el "packed"; ls -la "$OUT"
   ;;
 esac
