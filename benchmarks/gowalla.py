@@ -391,7 +391,45 @@ def summarize_group(args, group, note):
     return rows
 
 
+def sampling_pairs(rows):
+    r"""Each ``-users`` row (the authors' sampling: a user uniformly, then one
+    of its items) beside its row with gnnrec's default (one pass over the
+    interactions), same seed, at the epochs both evaluated: validation and
+    test Recall@20 and their ratio. Epoch-matched, so it compares the two
+    samplings before either run has finished."""
+    by_name = {row["row"]: row for row in rows if not row.get("note")}
+    pairs = []
+    for name, row in by_name.items():
+        base = by_name.get(name[:-len("-users")]) if name.endswith("-users") else None
+        if base is None:
+            continue
+        for seed in sorted(set(row["curves"]) & set(base["curves"])):
+            edges = {r["epoch"]: r for r in base["curves"][seed]}
+            for r in row["curves"][seed]:
+                e = edges.get(r["epoch"])
+                if e is None or r.get("test/recall@20") is None:
+                    continue
+                pairs.append({"row": name, "seed": seed, "epoch": r["epoch"],
+                              **{f"{k}_{tag}": x[k] for k in ("val/recall@20", "test/recall@20")
+                                 for tag, x in (("edges", e), ("users", r))}})
+    return pairs
+
+
+def pairs_table(pairs):
+    from methods import rst
+
+    body = [[p["row"], str(p["seed"]), str(p["epoch"]),
+             f"{p['val/recall@20_edges']:.4f}", f"{p['val/recall@20_users']:.4f}",
+             f"{p['val/recall@20_users'] / p['val/recall@20_edges'] - 1:+.1%}",
+             f"{p['test/recall@20_edges']:.4f}", f"{p['test/recall@20_users']:.4f}",
+             f"{p['test/recall@20_users'] / p['test/recall@20_edges'] - 1:+.1%}"]
+            for p in pairs]
+    return rst(["row", "seed", "epoch", "val edges", "val users", "change", "test edges",
+                "test users", "change"], body)
+
+
 def write_summary(args, rows):
+    pairs = sampling_pairs(rows)
     curves = {row["row"]: row.pop("curves") for row in rows}
     with open(os.path.join(args.out, "curves.json"), "w") as f:
         json.dump(curves, f)
@@ -402,12 +440,16 @@ def write_summary(args, rows):
                "published_selected_on_test": [
                    {"system": n, "recall@20": r, "ndcg@20": nd, "source": src}
                    for n, r, nd, src in PUBLISHED],
-               "rows": rows}
+               "rows": rows, "sampling_pairs": pairs}
     path = os.path.join(args.out, "summary.json")
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2)
     os.replace(path + ".tmp", path)
     print(table(summary))
+    if pairs:
+        print("\nThe authors' sampling (users) against one pass over the interactions "
+              "(edges), the same epochs:")
+        print(pairs_table(pairs))
     if args.plot:
         plot(args, rows)
 
