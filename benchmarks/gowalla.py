@@ -395,8 +395,8 @@ def sampling_pairs(rows):
     r"""Each ``-users`` row (the authors' sampling: a user uniformly, then one
     of its items) beside its row with gnnrec's default (one pass over the
     interactions), same seed, at the epochs both evaluated: validation and
-    test Recall@20 and their ratio. Epoch-matched, so it compares the two
-    samplings before either run has finished."""
+    test Recall@20 of each. Epoch-matched, so it compares the two samplings
+    before either run has finished."""
     by_name = {row["row"]: row for row in rows if not row.get("note")}
     pairs = []
     for name, row in by_name.items():

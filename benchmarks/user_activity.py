@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
 
 import torch
 
@@ -29,8 +28,7 @@ GROUPS = 4
 
 def measure(path: str, fold: str = "test") -> dict:
     model = RecModel.load(path, map_location="cpu")
-    saved = model.meta.get("spec", {}).get("data") or model.meta.get("data") or {}
-    dataset = load_dataset(DataSpec(**asdict(DataSpec(**saved))), echo=lambda *a, **k: None)
+    dataset = load_dataset(DataSpec.recorded(model.meta), echo=lambda *a, **k: None)
     model.check_dataset(dataset)
     protocol = EvalProtocol.from_dataset(dataset, "cpu", ks=[20])
     with torch.no_grad():

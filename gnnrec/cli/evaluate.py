@@ -43,8 +43,7 @@ def evaluate(session, checkpoint, fold, groups, ks, sampled, as_json, device, **
     from gnnrec.metrics.protocol import EvalProtocol, format_report
 
     model = load_model(session, checkpoint, device)
-    saved = model.meta.get("spec", {}).get("data") or model.meta.get("data") or {}
-    data = DataSpec(**{**asdict(DataSpec(**saved)), **data_changes(data_kwargs)})
+    data = DataSpec(**{**asdict(DataSpec.recorded(model.meta)), **data_changes(data_kwargs)})
     dataset = load_dataset(data, echo=session.echo)
     model.check_dataset(dataset)
     trained = model.meta.get("spec", {}).get("evaluation", {})

@@ -93,6 +93,13 @@ class DataSpec:
     options: Dict[str, Any] = field(default_factory=dict)
     refit: bool = False
 
+    @classmethod
+    def recorded(cls, meta: Dict[str, Any]) -> "DataSpec":
+        r"""The data a checkpoint was trained on, as its metadata ``meta``
+        records it (the run spec's ``data``; older checkpoints kept it at the
+        top level)."""
+        return cls(**(meta.get("spec", {}).get("data") or meta.get("data") or {}))
+
     def __post_init__(self):
         if self.format != "auto" and self.format not in formats.READERS:
             raise option_error("format", f"{self.format!r} is unknown; choose from auto, "

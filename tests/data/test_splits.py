@@ -207,3 +207,13 @@ def test_fast_id_maps_and_duplicate_checks_equal_numpys():
         assert np.array_equal(ids, want_ids) and np.array_equal(inv, want_inv.ravel())
     assert _distinct(np.array([1, 4, 9])) and _distinct(np.array([9, 1, 4]))
     assert not _distinct(np.array([9, 1, 9])) and not _distinct(np.array([1, 1]))
+
+
+def test_the_recorded_data_is_read_from_either_checkpoint_layout():
+    from gnnrec.data.loading import DataSpec
+
+    saved = {"path": "d.csv", "split": "random", "k_core": 5, "seed": 3}
+    now = DataSpec.recorded({"spec": {"data": saved}})
+    older = DataSpec.recorded({"data": saved})
+    assert now == older == DataSpec(**saved)
+    assert DataSpec.recorded({}) == DataSpec()
