@@ -3,6 +3,7 @@ refits and time-to-quality (issue 19).
 
     python benchmarks/gowalla.py select --rows lightgcn-rns --seeds 0     # a worker
     python benchmarks/gowalla.py refit  --rows lightgcn-rns --seeds 0     # its follower
+    python benchmarks/gowalla.py cut --rows lightgcn-rns --seeds 0 --reason WHY  # ends a run
     python benchmarks/gowalla.py summarize                               # summary.json + table
 
 Every configuration (a row of ROWS and a seed) is two ordinary gnnrec run
@@ -159,11 +160,38 @@ def released(path):
 
 
 def selection_state(run):
-    r"""``(best_epoch, finished)`` of a selection run folder (0, False when
-    it has not evaluated yet)."""
+    r"""``(best_epoch, final)`` of a selection run folder (0, False when it
+    has not evaluated yet): final once it has finished or was cut."""
     log, _ = read_log(os.path.join(run, "log.jsonl"))
     best = max((r.get("best_epoch", 0) or 0 for r in log), default=0)
-    return best, os.path.exists(os.path.join(run, "results.json"))
+    return best, os.path.exists(os.path.join(run, "results.json")) or cut_of(run) is not None
+
+
+def cut_of(run):
+    r"""The ``cut.json`` of a selection run that will not resume (``gowalla.py
+    cut``): its epochs run and why; None for a run that can go on."""
+    path = os.path.join(run, "cut.json")
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def cmd_cut(args):
+    r"""Ends selection runs that cannot or will not resume (their checkpoint
+    lost, say) at their best epoch so far: writes ``cut.json``, after which
+    ``select`` leaves the run alone, ``refit`` trains to that epoch and
+    tests, and the table marks the row cut at its last epoch."""
+    for row, seed in jobs(args):
+        run = folder(args, row, seed)
+        best, final = selection_state(run)
+        if best == 0:
+            raise SystemExit(f"{run}: no evaluated epoch to cut at")
+        if final:
+            print(f"{run}: already final")
+            continue
+        cut = {"epochs_run": _trained_epochs(run), "best_epoch": best, "reason": args.reason,
+               "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+        with open(os.path.join(run, "cut.json"), "w") as f:
+            json.dump(cut, f, indent=1)
+        print(f"{run}: cut at epoch {cut['epochs_run']}, best epoch {best}")
 
 
 _DATA = {}
@@ -192,7 +220,7 @@ def cmd_select(args):
     when = time.time() + args.max_seconds if args.max_seconds else None
     for row, seed in jobs(args):
         run = folder(args, row, seed)
-        if os.path.exists(os.path.join(run, "results.json")) or not claim(run):
+        if selection_state(run)[1] or not claim(run):
             continue
         try:
             spec = row_spec(args, row, seed)
@@ -308,6 +336,7 @@ def summarize_selection(run):
     hard = [r["hardness"] for r in log[len(log) // 2:] if r.get("hardness") is not None]
     return {"best_epoch": best["epoch"], "epochs_run": log[-1]["epoch"],
             "finished": os.path.exists(os.path.join(run, "results.json")),
+            "cut": cut_of(run),
             "val_recall@20": best["val/recall@20"],
             "test_recall@20": best.get("test/recall@20"), "test_ndcg@20": best.get("test/ndcg@20"),
             "seconds_to_best": elapsed[best["epoch"]],
@@ -367,6 +396,7 @@ def summarize_group(args, group, note):
                "validation": "10% of each user's training items (seed 0)",
                "eval_every": every, "patience_evaluations": patience, "seeds": sorted(sel),
                "finished": [s for s in sel if sel[s]["finished"]],
+               "cut": {s: sel[s]["cut"] for s in sel if sel[s]["cut"]},
                "machine": {s: machine(folder(args, row, s, runs=group)) for s in sel},
                "per_seed": {}}
         for name, get in (("test_recall@20", lambda s: sel[s]["test_recall@20"]),
@@ -470,8 +500,11 @@ def table(summary):
         body.append([n, "test (published)", f"{r:.4f}", f"{nd:.4f}", "-", "-", "-", src])
     for row in summary["rows"]:
         seeds = ",".join(map(str, row["seeds"]))
-        done = "" if len(row["finished"]) == len(row["seeds"]) else (
-            " (cut)" if row.get("note") else " (running)")
+        cuts = sorted({c["epochs_run"] for c in row.get("cut", {}).values()})
+        done = ("" if len(row["finished"]) == len(row["seeds"]) else
+                " (cut)" if row.get("note") else
+                f" (cut at {','.join(map(str, cuts))})"
+                if len(row["finished"]) + len(cuts) == len(row["seeds"]) else " (running)")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
@@ -501,7 +534,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("select", "refit", "summarize"):
+    for name in ("select", "refit", "cut", "summarize"):
         s = sub.add_parser(name)
         s.add_argument("--out", default=os.path.join(HERE, "results", "gowalla"))
         s.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data",
@@ -520,6 +553,8 @@ def main(argv=None):
              "(last.pt then carries the run alone; see Deadline)")
     sub.choices["refit"].add_argument("--poll", type=float, default=60.0,
                                       help="seconds between looks at the selection runs")
+    sub.choices["cut"].add_argument("--reason", required=True,
+                                    help="why the run ends here (kept in cut.json)")
     sub.choices["summarize"].add_argument("--plot", action="store_true")
     args = p.parse_args(argv)
     if args.cmd != "summarize":
@@ -528,7 +563,8 @@ def main(argv=None):
             if row not in ROWS:
                 p.error(f"unknown row {row!r}")
         os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
-    {"select": cmd_select, "refit": cmd_refit, "summarize": cmd_summarize}[args.cmd](args)
+    {"select": cmd_select, "refit": cmd_refit, "cut": cmd_cut,
+     "summarize": cmd_summarize}[args.cmd](args)
 
 
 if __name__ == "__main__":

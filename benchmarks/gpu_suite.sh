@@ -6,6 +6,7 @@
 #   bash benchmarks/gpu_suite.sh samplers  # sampler curves, LightGCN, 40 epochs
 #   bash benchmarks/gpu_suite.sh lease     # everything one 10-minute call can hold (below)
 #   bash benchmarks/gpu_suite.sh runs      # a later lease: a carried run resumed (CARRY_RUN) + LEASE_ROWS
+#   bash benchmarks/gpu_suite.sh refit     # refits of committed selection runs (REFIT_JOBS)
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 DATA=${DATA:-.device/gowalla}
@@ -94,6 +95,35 @@ runs)
   wait || true; el "runs ended"
   tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
   split -b 15m "$RUN/last.pt" "$OUT/$CARRY_RUN-last.pt.part-"
+  el "packed"; ls -la "$OUT"
+  ;;
+refit)
+  # Refits (gowalla.py refit) of selection runs whose logs are committed and
+  # final (finished or cut): REFIT_JOBS, ROW:SEED each, trained from epoch 0
+  # to the selection's best epoch and tested, alone on the GPU, for at most
+  # LEASE_SECONDS of training. A second call on the same warm machine goes
+  # on from .device/gw (ignored, so kept there between calls); each refit's
+  # folder comes back in lease.tgz and its last.pt in parts, so that the
+  # development machine can finish one the lease could not.
+  W=.device/gw; T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+  LEFT=${LEASE_SECONDS:-480}; mkdir -p "$W/runs"
+  G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
+  nvidia-smi --query-gpu=name --format=csv > "$W/machine.txt" 2>&1 || true
+  for job in ${REFIT_JOBS:-lightgcn-rns:0}; do
+    run="${job%:*}-s${job#*:}"
+    [ -d "$W/runs/$run" ] || cp -r "benchmarks/results/gowalla/runs/$run" "$W/runs/"
+    el "refit $run for ${LEFT}s"
+    timeout $((LEFT + 90)) $G refit $A --rows ${job%:*} --seeds ${job#*:} --max-seconds $LEFT \
+      --poll 5 >> "$W/$run-refit.log" 2>&1 &
+  done
+  wait || true; el "refits ended"; tail -n 4 "$W"/*-refit.log
+  [ -n "${TESTS_AFTER:-}" ] && { rc=0; timeout "$TESTS_AFTER" python3 -m pytest -q \
+    -p no:cacheprovider tests/test_gpu.py -rs > "$W/pytest_gpu.txt" 2>&1 || rc=$?; el "gpu tests rc $rc"; }
+  tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
+  for job in ${REFIT_JOBS:-lightgcn-rns:0}; do
+    run="${job%:*}-s${job#*:}-refit"
+    [ -f "$W/runs/$run/results.json" ] || split -b 15m "$W/runs/$run/last.pt" "$OUT/$run-last.pt.part-"
+  done
   el "packed"; ls -la "$OUT"
   ;;
 esac

@@ -1,0 +1,73 @@
+"""``benchmarks/gowalla.py cut``: a selection run that will not resume ends
+at its best epoch so far; ``select`` then leaves it alone, ``refit`` trains
+to that epoch (not to the last one run) and tests, and the table marks it."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+from tests.conftest import tiny_lightgcn_dataset
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCH = os.path.join(HERE, os.pardir, "benchmarks")
+
+
+@pytest.fixture
+def gowalla(monkeypatch):
+    monkeypatch.syspath_prepend(BENCH)  # the table's reST helper (methods.py)
+    spec = importlib.util.spec_from_file_location("gowalla_benchmark",
+                                                  os.path.join(BENCH, "gowalla.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def selection_log(run, epochs, best):
+    """A selection run's log: validation every epoch, the best at ``best``."""
+    os.makedirs(run)
+    with open(os.path.join(run, "log.jsonl"), "w") as f:
+        for e in range(1, epochs + 1):
+            f.write(json.dumps({"epoch": e, "train_seconds": 1.0, "loss": 1.0 / e,
+                                "val/recall@20": 0.1 + 0.01 * (e == best),
+                                "test/recall@20": 0.05, "test/ndcg@20": 0.04,
+                                "is_best": e == best, "best_epoch": min(e, best)}) + "\n")
+
+
+def test_a_cut_selection_run_is_refit_to_its_best_epoch_and_tested(tmp_path, gowalla, capsys):
+    data = tiny_lightgcn_dataset(str(tmp_path / "tiny"), num_users=30, num_items=25)
+    out, common = str(tmp_path / "out"), ["--data", data, "--rows", "lightgcn-rns", "--seeds", "0"]
+    run = os.path.join(out, "runs", "lightgcn-rns-s0")
+    selection_log(run, epochs=5, best=3)
+
+    gowalla.main(["refit", "--out", out, *common, "--max-seconds", "3", "--poll", "0.2"])
+    assert gowalla._trained_epochs(run + "-refit") == 3  # follows the best so far ...
+    assert not gowalla.refit_done(run + "-refit")  # ... and waits to test
+
+    gowalla.main(["cut", "--out", out, *common, "--reason", "checkpoint lost"])
+    cut = json.load(open(os.path.join(run, "cut.json")))
+    assert (cut["epochs_run"], cut["best_epoch"], cut["reason"]) == (5, 3, "checkpoint lost")
+    assert gowalla.selection_state(run) == (3, True)
+
+    before = open(os.path.join(run, "log.jsonl")).read()
+    gowalla.main(["select", "--out", out, *common])
+    assert open(os.path.join(run, "log.jsonl")).read() == before
+    assert not os.path.exists(os.path.join(run, "last.pt"))
+
+    gowalla.main(["refit", "--out", out, *common, "--poll", "0"])
+    res = json.load(open(os.path.join(run + "-refit", "results.json")))
+    assert res["epochs_run"] == 3 and "recall@20" in res["test"]
+    assert gowalla._trained_epochs(run + "-refit") == 3
+
+    capsys.readouterr()
+    gowalla.main(["summarize", "--out", out])
+    assert "lightgcn-rns (cut at 5)" in capsys.readouterr().out
+    row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
+    assert row["cut"]["0"]["epochs_run"] == 5 and row["refit"]["seeds"] == [0]
+
+
+def test_cut_needs_an_evaluated_epoch(tmp_path, gowalla):
+    out = str(tmp_path / "out")
+    os.makedirs(os.path.join(out, "runs", "lightgcn-rns-s0"))
+    with pytest.raises(SystemExit, match="no evaluated epoch"):
+        gowalla.main(["cut", "--out", out, "--rows", "lightgcn-rns", "--reason", "x"])
