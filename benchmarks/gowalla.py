@@ -356,7 +356,7 @@ def summarize_refit(run):
     test = res["test"]
     return {"epochs": res.get("epochs_run"), "test_recall@20": test.get("recall@20"),
             "test_ndcg@20": test.get("ndcg@20"),
-            "seconds": sum(r.get("train_seconds", 0.0) for r in log)}
+            "seconds": sum(r.get("train_seconds", 0.0) for r in log), "machine": machine(run)}
 
 
 def mean_std(values):
