@@ -104,7 +104,8 @@ refit)
   # LEASE_SECONDS of training. A second call on the same warm machine goes
   # on from .device/gw (ignored, so kept there between calls); each refit's
   # folder comes back in lease.tgz and its last.pt in parts, so that the
-  # development machine can finish one the lease could not.
+  # development machine can finish one the lease could not. TESTS_AFTER=N
+  # runs tests/test_gpu.py for at most N seconds once the refits end.
   W=.device/gw; T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
   LEFT=${LEASE_SECONDS:-480}; mkdir -p "$W/runs"
   G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
@@ -122,7 +123,8 @@ refit)
   tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
   for job in ${REFIT_JOBS:-lightgcn-rns:0}; do
     run="${job%:*}-s${job#*:}-refit"
-    [ -f "$W/runs/$run/results.json" ] || split -b 15m "$W/runs/$run/last.pt" "$OUT/$run-last.pt.part-"
+    [ -f "$W/runs/$run/results.json" ] || [ ! -f "$W/runs/$run/last.pt" ] ||
+      split -b 15m "$W/runs/$run/last.pt" "$OUT/$run-last.pt.part-"
   done
   el "packed"; ls -la "$OUT"
   ;;
