@@ -111,7 +111,8 @@ def row_spec(args, row: str, seed: int) -> RunSpec:
     return spec.validate()
 
 
-def folder(args, row, seed, refit=False, runs="runs"):
+def folder(args, row, seed, refit=False, runs=None):
+    runs = runs or getattr(args, "group", "runs")
     return os.path.join(args.out, runs, f"{row}-s{seed}" + ("-refit" if refit else ""))
 
 
@@ -545,6 +546,8 @@ def main(argv=None):
             s.add_argument("--seeds", default="0")
             s.add_argument("--device", default="cpu")
             s.add_argument("--threads", type=int, default=1, help="torch threads")
+            s.add_argument("--group", default="runs", choices=[g for g, _ in GROUPS],
+                           help="the folder of run folders under --out (default: runs)")
             s.add_argument("--max-seconds", type=float, default=None,
                            help="stop cleanly after the epoch that passes this (resumable)")
     sub.choices["select"].add_argument(
@@ -562,7 +565,7 @@ def main(argv=None):
         for row, seed in jobs(args):
             if row not in ROWS:
                 p.error(f"unknown row {row!r}")
-        os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
+        os.makedirs(os.path.join(args.out, args.group), exist_ok=True)
     {"select": cmd_select, "refit": cmd_refit, "cut": cmd_cut,
      "summarize": cmd_summarize}[args.cmd](args)
 

@@ -71,3 +71,14 @@ def test_cut_needs_an_evaluated_epoch(tmp_path, gowalla):
     os.makedirs(os.path.join(out, "runs", "lightgcn-rns-s0"))
     with pytest.raises(SystemExit, match="no evaluated epoch"):
         gowalla.main(["cut", "--out", out, "--rows", "lightgcn-rns", "--reason", "x"])
+
+
+def test_group_names_the_folder_of_run_folders(tmp_path, gowalla):
+    """``--group gpu-survey`` cuts (and refits) the survey's runs, not the main ones."""
+    out = str(tmp_path / "out")
+    run = os.path.join(out, "gpu-survey", "lightgcn-dns-s1")
+    selection_log(run, epochs=4, best=2)
+    gowalla.main(["cut", "--out", out, "--group", "gpu-survey", "--rows", "lightgcn-dns",
+                  "--seeds", "1", "--reason", "lease ended"])
+    assert json.load(open(os.path.join(run, "cut.json")))["best_epoch"] == 2
+    assert not os.path.exists(os.path.join(out, "runs", "lightgcn-dns-s1"))
