@@ -49,6 +49,8 @@ METHODS = {
     "ssm-t01": (None, "ssm", {"tau": 0.1}), "ssm-t05": (None, "ssm", {"tau": 0.5}),
     "ssm-dot": (None, "ssm", {"scorer": "dot"}), "ssm-t1": (None, "ssm", {"tau": 1.0}),
     "dcl-dot": (None, "dcl", {"scorer": "dot"}),
+    "ssm-dot-t05": (None, "ssm", {"scorer": "dot", "tau": 0.5}),
+    "ssm-dot-t1": (None, "ssm", {"scorer": "dot", "tau": 1.0}),
     "dcl-t05": (None, "dcl", {"tau": 0.5}),
     "popdcl-logq-t05": (None, "popdcl", {"logq": True, "tau": 0.5}),
     # HDCCF at its defaults before issue 22 (omega+ 0.05, negative users on any data), then
@@ -138,8 +140,7 @@ def notes_of(spec, dataset):
     """What a run of ``spec`` prints at its start (options derived from the data)."""
     objective = spec.build(dataset.num_users, dataset.num_items)
     graph = RecGraph.from_dataset(dataset)
-    lines = objective.loss.advice(graph, spec.trainer["batch_size"])
-    return lines + (objective.sampler.advice(graph) if objective.sampler is not None else [])
+    return objective.advice(graph, spec.trainer["batch_size"])
 
 
 def mean_std(values):

@@ -141,10 +141,7 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             start(trainer, ckpt, spec, None, dist)
             trainer.fit()
             return None
-        advice = objective.loss.advice(graph, spec.trainer["batch_size"])
-        if objective.sampler is not None:
-            advice += objective.sampler.advice(graph)
-        for line in advice:
+        for line in objective.advice(graph, spec.trainer["batch_size"]):
             echo(f"note: {line}")
         folder.begin()
         spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 
 from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate
+from gnnrec.data.mostpop import POPULARITY_DOMINATED, most_popular_recall
+from gnnrec.registry import option_names
 
 NEG_INF = float("-inf")
 
@@ -156,6 +158,34 @@ def covering_note(name: str, graph, batch_size: int, fix: str) -> List[str]:
     return [f"{name}: a batch of {batch_size} holds ~{share:.0%} of the {graph.num_items} items, "
             f"popular ones many times, so in-batch negatives push every popular item down "
             f"(on dense data this loses to BPR + RNS); {fix}"]
+
+
+def cosine_popularity_note(encoder, loss, graph) -> List[str]:
+    r"""The start-of-run note of an in-batch loss scoring by cosine on an
+    encoder whose norms carry degree (LightGCN) on popularity-dominated data
+    (:func:`~gnnrec.data.mostpop.most_popular_recall` above
+    :data:`~gnnrec.data.mostpop.POPULARITY_DOMINATED`). The cosine discards
+    the norm, so the model must carry popularity in directions: on the dense
+    synthetic set of ``benchmarks/README.rst`` section 6 the cosine
+    in-batch losses lost 9-13% to BPR + RNS with LightGCN, and the dot
+    scorer recovered most of it (three seeds: SSM -9.0% to -1.7%, DCL -11.4%
+    to -4.7%); on 30-core Gowalla (:math:`P_{20}` 0.21) the cosine wins
+    (SSM +3.8%; dot, seed 0, +0.8%)."""
+    if (loss.negatives != "in_batch" or loss.scorer_name != "cosine"
+            or not getattr(encoder, "degree_in_norm", False)):
+        return []
+    share = most_popular_recall(graph)
+    if share <= POPULARITY_DOMINATED:
+        return []
+    name = type(loss).__name__.lower()
+    fix = (f"{name}.scorer=dot recovered most of it for SSM (-9% -> -2%) and DCL "
+           "(-11% -> -5%)" if "scorer" in option_names(type(loss)) else
+           "SSM or DCL with scorer=dot, or BPR + RNS, did better there")
+    return [f"{name}: the 20 most popular items are {share:.0%} of a user's training items "
+            f"(popularity-dominated data, above {POPULARITY_DOMINATED:.0%}); "
+            f"{type(encoder).__name__}'s embedding norms carry popularity and the cosine "
+            f"scorer discards them (on such data cosine in-batch losses lost 9-13% to BPR + "
+            f"RNS); {fix}"]
 
 
 #: an in-batch loss's temperature when none is given: on sparse data, and on

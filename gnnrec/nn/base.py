@@ -141,6 +141,11 @@ class Encoder(torch.nn.Module, abc.ABC):
     """
     #: whether :meth:`encode` gives per-layer embeddings a sampler may mix
     provides_layers: bool = True
+    #: whether the pooled embeddings' norms grow with the node's degree
+    #: (measured for LightGCN: Spearman +0.87 of item norm and degree after
+    #: BPR + RNS on the dense synthetic set of ``benchmarks/README.rst``
+    #: section 6, MF +0.30), so that a cosine scorer discards popularity
+    degree_in_norm: bool = False
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int):
         super().__init__()

@@ -69,6 +69,11 @@ class LightGCN(Encoder):
     def reset_parameters(self):
         self.init_embedding(self.init, self.init_std)
 
+    @property
+    def degree_in_norm(self) -> bool:
+        """Propagation scales a node's layers with its degree (none without layers)."""
+        return self.num_layers > 0
+
     def encode(self, graph: RecGraph) -> EncoderOutput:
         self.check_graph(graph)
         adj = graph.adjacency(self.backend) if self.num_layers else None

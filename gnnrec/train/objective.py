@@ -1,5 +1,5 @@
 """What a training step minimises: model, sampler, loss and the L2 term."""
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -7,6 +7,7 @@ from torch import Tensor
 from gnnrec.data.graph import RecGraph
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.losses.base import RecLoss
+from gnnrec.losses.inbatch import cosine_popularity_note
 from gnnrec.model import RecModel
 from gnnrec.nn.base import Encoder
 from gnnrec.registry import option_names
@@ -66,6 +67,16 @@ class Objective(torch.nn.Module):
     @property
     def encoder(self) -> Encoder:
         return self.model.encoder
+
+    def advice(self, graph: RecGraph, batch_size: int) -> List[str]:
+        r"""What a run prints at its start: the loss's and the sampler's
+        notes on ``graph`` (options derived from the data, configurations
+        known to lose there), and the loss's with this encoder
+        (:func:`~gnnrec.losses.inbatch.cosine_popularity_note`)."""
+        lines = self.loss.advice(graph, batch_size)
+        if self.sampler is not None:
+            lines = lines + self.sampler.advice(graph)
+        return lines + cosine_popularity_note(self.encoder, self.loss, graph)
 
     def bind(self, graph: RecGraph) -> "Objective":
         self.model.bind(graph)

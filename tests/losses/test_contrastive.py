@@ -645,3 +645,43 @@ def test_user_neighbours_are_drawn_and_propagated_only_where_a_term_scores_them(
     # the item draws are the same either way: dropping the user draw changes nothing before it
     assert torch.equal(rows(HDCCF(user_negatives=False, lambda_u=0.0, num_neighbors=1)),
                        only_items)
+
+
+def popularity_graphs():
+    r"""A graph whose users mostly hold the 20 most popular items
+    (:math:`P_{20}` ~0.8) and a sparse uniform one (~0.02)."""
+    from gnnrec.data.mostpop import POPULARITY_DOMINATED, most_popular_recall
+
+    rng = np.random.default_rng(0)
+    p = np.where(np.arange(60) < 20, 0.8, 0.05)
+    mask = rng.random((100, 60)) < p
+    u, i = np.nonzero(mask)
+    popular = RecGraph(torch.as_tensor(u), torch.as_tensor(i), 100, 60)
+    flat = random_graph(400, 2000, 0.01, seed=1)
+    assert most_popular_recall(popular) > POPULARITY_DOMINATED > most_popular_recall(flat)
+    return popular, flat
+
+
+@pytest.mark.parametrize("loss", [SSM, DCL, HDCCF, PopDCL], ids=lambda x: x.__name__)
+def test_cosine_in_batch_loss_on_lightgcn_names_the_dot_scorer_on_popularity_dominated_data(
+        loss):
+    from gnnrec.nn import LightGCN
+    from gnnrec.train.objective import Objective
+
+    popular, flat = popularity_graphs()
+
+    def note(encoder, fn, graph):
+        return [n for n in Objective(encoder, None, fn).advice(graph, 256)
+                if "popularity-dominated" in n]
+
+    lightgcn = LightGCN(popular.num_users, popular.num_items, 8)
+    lines = note(lightgcn, loss(), popular)
+    assert len(lines) == 1 and "discards" in lines[0]
+    assert ("scorer=dot recovered" in lines[0]) == (loss is not PopDCL)
+    assert note(MF(popular.num_users, popular.num_items, 8), loss(), popular) == []
+    assert note(LightGCN(popular.num_users, popular.num_items, 8, num_layers=0), loss(),
+                popular) == []
+    assert note(LightGCN(flat.num_users, flat.num_items, 8), loss(), flat) == []
+    if loss is not PopDCL:  # cosine only
+        assert note(LightGCN(popular.num_users, popular.num_items, 8), loss(scorer="dot"),
+                    popular) == []
