@@ -17,6 +17,9 @@ training items left out of the ranking:
   that the item's mean over users explains (1 is one order of items for
   every user, popularity or otherwise; 0 is nothing shared), and the
   Spearman correlation of that mean with the item's training degree.
+
+It scores every user against every item at once (users x items floats, a
+few MB on the dense sets of section 6); it is not meant for full Gowalla.
 """
 import argparse
 import json
@@ -28,11 +31,7 @@ import torch.nn.functional as F
 from gnnrec.bench import provenance
 from gnnrec.data.loading import DataSpec, load_dataset
 from gnnrec.model import RecModel
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    ra, rb = (x.argsort().argsort().double() for x in (a, b))
-    return float(torch.corrcoef(torch.stack([ra, rb]))[0, 1])
+from norm_degree import spearman
 
 
 def recall(scores: torch.Tensor, seen: torch.Tensor, held: torch.Tensor, k: int = 20,
