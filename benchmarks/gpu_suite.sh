@@ -7,6 +7,7 @@
 #   bash benchmarks/gpu_suite.sh lease     # everything one 10-minute call can hold (below)
 #   bash benchmarks/gpu_suite.sh runs      # a later lease: a carried run resumed (CARRY_RUN) + LEASE_ROWS
 #   bash benchmarks/gpu_suite.sh refit     # refits of committed selection runs (REFIT_JOBS)
+#   bash benchmarks/gpu_suite.sh jobs      # selections and refits side by side (SELECT_JOBS, REFIT_JOBS)
 set -euo pipefail
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 DATA=${DATA:-.device/gowalla}
@@ -126,6 +127,43 @@ refit)
     [ -f "$W/runs/$run/results.json" ] || [ ! -f "$W/runs/$run/last.pt" ] ||
       split -b 15m "$W/runs/$run/last.pt" "$OUT/$run-last.pt.part-"
   done
+  el "packed"; ls -la "$OUT"
+  ;;
+jobs)
+  # One call, several gowalla.py jobs sharing the GPU (a lone LightGCN run
+  # leaves it mostly idle): SELECT_JOBS and REFIT_JOBS, GROUP/ROW:SEED each
+  # (GROUP runs or gpu-survey), for LEASE_SECONDS of training. A refit's
+  # selection folder is copied from the committed results; a second call on
+  # the same warm machine goes on from .device/gw (ignored, so kept). BACK
+  # (GROUP/RUN) names the one run whose last.pt comes back in parts while it
+  # is unfinished (one checkpoint is what the 64 MiB that come back hold);
+  # it stops at a best epoch, so that last.pt carries it alone. TESTS=N
+  # first runs tests/test_gpu.py for at most N seconds beside the jobs.
+  W=.device/gw; T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+  LEFT=${LEASE_SECONDS:-480}; mkdir -p "$W/runs" "$W/gpu-survey"
+  G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
+  nvidia-smi --query-gpu=name --format=csv > "$W/machine.txt" 2>&1 || true
+  for job in ${SELECT_JOBS:-}; do
+    g=${job%%/*}; rs=${job#*/}; run="${rs%:*}-s${rs#*:}"; at=""
+    [ "$g/$run" = "${BACK:-}" ] && at="--stop-at-best"
+    el "select $g/$run for ${LEFT}s $at"
+    timeout $((LEFT + 90)) $G select $A --group $g --rows ${rs%:*} --seeds ${rs#*:} \
+      --max-seconds $LEFT $at >> "$W/$g-$run.log" 2>&1 &
+  done
+  for job in ${REFIT_JOBS:-}; do
+    g=${job%%/*}; rs=${job#*/}; run="${rs%:*}-s${rs#*:}"
+    [ -d "$W/$g/$run" ] || cp -r "benchmarks/results/gowalla/$g/$run" "$W/$g/"
+    el "refit $g/$run for ${LEFT}s"
+    timeout $((LEFT + 90)) $G refit $A --group $g --rows ${rs%:*} --seeds ${rs#*:} \
+      --max-seconds $LEFT --poll 5 >> "$W/$g-$run-refit.log" 2>&1 &
+  done
+  [ -n "${TESTS:-}" ] && { rc=0; timeout "$TESTS" python3 -m pytest -q -p no:cacheprovider \
+    tests/test_gpu.py -rs > "$W/pytest_gpu.txt" 2>&1 || rc=$?; el "gpu tests rc $rc"; }
+  sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> "$W/machine.txt" 2>&1 || true
+  wait || true; el "jobs ended"; tail -n 3 "$W"/*.log
+  tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
+  if [ -n "${BACK:-}" ] && [ ! -f "$W/$BACK/results.json" ] && [ -f "$W/$BACK/last.pt" ]; then
+    split -b 15m "$W/$BACK/last.pt" "$OUT/${BACK#*/}-last.pt.part-"; fi
   el "packed"; ls -la "$OUT"
   ;;
 esac
