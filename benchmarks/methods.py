@@ -75,6 +75,12 @@ METHODS = {
                                                      omega_user=0.01)), {}, []),
     # not searched: popdcl's tuned tau (0.2), with logQ (issue 22)
     "popdcl-logq": (None, Component("popdcl", {"logq": True, "tau": 0.2}), {}, []),
+    # not searched: DCL / PopDCL with logQ at SSM-logQ's tau (0.1): full Gowalla's
+    # in-batch rows plateaued at tau 0.2 (issue 19)
+    "dcl-logq-t01": (None, Component("dcl", {"logq": True, "tau": 0.1, "omega": 0.01}), {}, []),
+    "popdcl-logq-t01": (None, Component("popdcl", {"logq": True, "tau": 0.1}), {}, []),
+    "hdccf-logq-t01": (None, Component("hdccf", dict(logq=True, tau=0.1, omega_item=0.01,
+                                                     omega_user=0.01)), {}, []),
     # PopDCL with logQ and no M- correction (omega+ 0 in place of Eq. 8's; issue 22)
     "popdcl-logq-w0": (None, Component("popdcl", dict(logq=True, tau=0.2,
                                                       negative_correction=False)), {}, []),
