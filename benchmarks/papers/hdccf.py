@@ -60,7 +60,7 @@ METHODS = {
         "trainer": {"batch_size": 256}},
     # the same batch with the paper's other scorer: what the scorer alone changes
     "HDCCF (B=256)": {"loss": "hdccf", "loss_options": PRINTED, "trainer": {"batch_size": 256}},
-    # gnnrec's defaults (issue 22): logQ-weighted in-batch negatives, tau 0.2
+    # gnnrec's defaults (issue 22): logQ-weighted in-batch negatives, tau derived (0.2 here)
     "SSM (defaults)": {"loss": "ssm"},
     "DCL (defaults)": {"loss": "dcl"},
     "HDCCF (defaults)": {"loss": "hdccf"},

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from gnnrec.data.density import MAX_OWN_RATE, is_dense, own_pick_rate
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (covering_note, excluded_mask, kept_count, masked_lse,
+from gnnrec.losses.inbatch import (DerivedTau, covering_note, excluded_mask, kept_count, masked_lse,
                                    masked_lse_mm, member_exclusions, row_dots)
 
 NEG_INF = float("-inf")
@@ -78,7 +78,7 @@ def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: 
     return torch.maximum(log_f, torch.full_like(log_f, bound))
 
 
-class HDCCF(RecLoss):
+class HDCCF(DerivedTau, RecLoss):
     r"""Hardness-aware debiased contrastive CF (`Yang et al., "Trading Hard
     Negatives and True Negatives: A Debiased Contrastive Collaborative
     Filtering Approach", IJCAI 2022 <https://arxiv.org/abs/2204.11752>`_,
@@ -132,10 +132,15 @@ class HDCCF(RecLoss):
     positives of the auxiliary terms).
 
     Args:
-        tau (float, optional): temperature, ``> 0``: 0.2 was chosen on
-            validation on 20-core Gowalla (over 0.1; ``benchmarks/README.rst``
-            section 3) and on the dense synthetic set of section 6.
-            (default: :obj:`0.2`)
+        tau (float, optional): temperature, ``> 0``; :obj:`None` is
+            derived as :class:`~gnnrec.losses.SSM`'s is
+            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 on data
+            dense for hard negatives; printed at the start of a run). With
+            logQ, test Recall@20 on 20-core Gowalla (LightGCN, 12 epochs,
+            seed 0) 0.187 at 0.1 against 0.180 at 0.2, the old default,
+            which on full Gowalla plateaued at validation 0.136 against BPR
+            + RNS's 0.197 (``benchmarks/README.rst`` sections 5 and 6).
+            (default: :obj:`None`)
         num_neighbors (int, optional): :math:`P \ge 1`. (default: :obj:`2`)
         omega_item (float, optional): :math:`\omega^+_i` in ``[0, 1)``.
             0.01, as DCL's: the validation choice over 0.05 on two of three
@@ -198,14 +203,14 @@ class HDCCF(RecLoss):
     summary = "HDCCF: in-batch user+item negatives, debiased (omega+), user-user/item-item terms"
     negatives = "in_batch"
 
-    def __init__(self, tau: float = 0.2, num_neighbors: int = 2, omega_item: float = 0.01,
+    def __init__(self, tau: Optional[float] = None, num_neighbors: int = 2,
+                 omega_item: float = 0.01,
                  omega_user: float = 0.01, lambda_u: Optional[float] = None,
                  lambda_i: Optional[float] = None,
                  user_negatives: Optional[bool] = None, debias: bool = True, logq: bool = True,
                  scorer: str = "cosine"):
         super().__init__(scorer)
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
+        self._init_tau(tau)
         if num_neighbors < 1:
             raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
         for name, w in (("omega_item", omega_item), ("omega_user", omega_user)):
@@ -214,7 +219,7 @@ class HDCCF(RecLoss):
         for name, lam in (("lambda_u", lambda_u), ("lambda_i", lambda_i)):
             if lam is not None and lam < 0:
                 raise ValueError(f"{name} must be >= 0, got {lam}")
-        self.tau, self.P = float(tau), int(num_neighbors)
+        self.P = int(num_neighbors)
         self.omega_item, self.omega_user = float(omega_item), float(omega_user)
         #: the weights as given (``None``: derived at :meth:`bind`)
         self.lambdas = tuple(None if lam is None else float(lam) for lam in (lambda_u, lambda_i))
@@ -238,6 +243,7 @@ class HDCCF(RecLoss):
         return (self.user_negatives is not False or None in self.lambdas) and is_dense(graph)
 
     def bind(self, graph) -> None:
+        self._bind_tau(graph)
         dense = self._is_dense(graph)
         self.contrasts_users = self.user_negatives is not False and not self._drops_users(dense)
         derived = 0.0 if self._drops_aux(dense) else LAMBDA
@@ -294,7 +300,8 @@ class HDCCF(RecLoss):
 
     def advice(self, graph, batch_size: int) -> List[str]:
         name = type(self).__name__.lower()
-        notes = [] if self.logq else covering_note(
+        notes = self.tau_note(graph)
+        notes += [] if self.logq else covering_note(
             name, graph, batch_size, f"{name}.logq=true corrects for it (dense synthetic "
                                      f"set, MF, DCL: Recall@20 0.055 -> 0.316)")
         dense = self._is_dense(graph)
@@ -417,10 +424,17 @@ class DCL(HDCCF):
     loss as its Eq. 7 and attributes it to HDCCF.
 
     Args:
-        tau (float, optional): temperature, ``> 0``: 0.2 was chosen on
-            validation on 20-core Gowalla (over 0.1; ``benchmarks/README.rst``
-            section 3) and on the dense synthetic set of section 6.
-            (default: :obj:`0.2`)
+        tau (float, optional): temperature, ``> 0``; :obj:`None` is
+            derived as :class:`~gnnrec.losses.SSM`'s is
+            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 on data
+            dense for hard negatives; printed at the start of a run). 0.2
+            was chosen on 20-core Gowalla *without* logQ; with logQ (the
+            default) 0.1 wins on sparse data: test Recall@20 on 20-core
+            Gowalla (LightGCN, 20 epochs, three seeds) 0.219 against 0.213;
+            on full Gowalla at 0.2 validation plateaued at 0.153 against BPR
+            + RNS's 0.197, and at 0.1 passed that by epoch 8
+            (``benchmarks/README.rst`` sections 5 and 6); the dense sets of
+            section 6 chose 0.2. (default: :obj:`None`)
         omega (float, optional): :math:`\omega^+` in ``[0, 1)``, the
             chance that an unobserved negative is a missing positive (the
             observed ones are already left out). 0.01 was chosen on
@@ -442,7 +456,8 @@ class DCL(HDCCF):
     """
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
 
-    def __init__(self, tau: float = 0.2, omega: float = 0.01, num_neighbors: int = 1,
+    def __init__(self, tau: Optional[float] = None, omega: float = 0.01,
+                 num_neighbors: int = 1,
                  logq: bool = True, scorer: str = "cosine"):
         super().__init__(tau=tau, num_neighbors=num_neighbors, omega_item=omega, omega_user=0.0,
                          lambda_u=0.0, lambda_i=0.0, user_negatives=False, debias=True,

@@ -202,7 +202,11 @@ class DerivedTau:
     and a lower temperature puts the softmax's weight on them),
     :data:`TAU_SPARSE` elsewhere and before binding. Chosen on validation:
     the dense synthetic set and 30-core Gowalla favour 0.2, 20-core Gowalla
-    0.1 (``benchmarks/README.rst`` sections 3 and 6)."""
+    0.1 (``benchmarks/README.rst`` sections 3 and 6) for SSM with logQ; DCL,
+    PopDCL and HDCCF with logQ, at 0.2 until they derived it, plateaued on
+    full Gowalla far below BPR (validation Recall@20 0.136-0.155 against
+    0.197) and DCL at 0.1 passed that in 8 epochs (section 5); on 20-core
+    Gowalla 0.1 beat 0.2 for all three (section 6)."""
     #: the pool whose own-item rate decides
     TAU_POOL = 16
 

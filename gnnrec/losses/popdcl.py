@@ -7,7 +7,7 @@ from torch import Tensor
 
 from gnnrec.data.density import MAX_OWN_RATE, is_dense, own_pick_rate
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import covering_note, excluded_mask, kept_count
+from gnnrec.losses.inbatch import DerivedTau, covering_note, excluded_mask, kept_count
 
 
 class _CorrectedNegatives(torch.autograd.Function):
@@ -95,7 +95,7 @@ def use_mask(num_pairs: int, rows: int, cols: int, dim: int) -> bool:
     return num_pairs * dim > rows * cols
 
 
-class PopDCL(RecLoss):
+class PopDCL(DerivedTau, RecLoss):
     r"""Popularity-aware debiased contrastive loss
     (`Liu et al., "PopDCL: Popularity-aware Debiased Contrastive Loss for
     Collaborative Filtering", CIKM 2023
@@ -150,9 +150,16 @@ class PopDCL(RecLoss):
     where a batch covers the catalogue.
 
     Args:
-        tau (float, optional): temperature, ``> 0``: 0.2 was chosen on
-            validation on 20-core Gowalla (over 0.1; ``benchmarks/README.rst``
-            section 3). (default: :obj:`0.2`)
+        tau (float, optional): temperature, ``> 0``; :obj:`None` is
+            derived as :class:`~gnnrec.losses.SSM`'s is
+            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 on data
+            dense for hard negatives; printed at the start of a run). 0.2
+            was chosen on 20-core Gowalla *without* logQ; with logQ (the
+            default) test Recall@20 there (LightGCN, 20 epochs) is 0.230 at
+            0.1 (seeds 0-2) against 0.217 at 0.2 (seeds 0-1), and on full Gowalla at 0.2
+            validation plateaued at 0.155 against BPR + RNS's 0.197
+            (``benchmarks/README.rst`` sections 5 and 6). (default:
+            :obj:`None`)
         exclude_observed (bool, optional): leave the user's training items
             (copies of the positive included) out of :math:`\mathcal B_u`;
             off is the paper's :math:`B \setminus \{i\}`, which counts them
@@ -186,12 +193,10 @@ class PopDCL(RecLoss):
     summary = "PopDCL: cosine in-batch contrastive loss with popularity-aware M+ / M- corrections"
     negatives = "in_batch"
 
-    def __init__(self, tau: float = 0.2, exclude_observed: bool = True, logq: bool = True,
-                 negative_correction: Optional[bool] = None):
+    def __init__(self, tau: Optional[float] = None, exclude_observed: bool = True,
+                 logq: bool = True, negative_correction: Optional[bool] = None):
         super().__init__("cosine")
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
-        self.tau = float(tau)
+        self._init_tau(tau)
         self.exclude_observed = bool(exclude_observed)
         self.logq = bool(logq)
         #: ``None`` decides from the data at :meth:`bind`
@@ -206,7 +211,7 @@ class PopDCL(RecLoss):
         return self.negative_correction is None and self.exclude_observed and is_dense(graph)
 
     def advice(self, graph, batch_size: int) -> List[str]:
-        notes = []
+        notes = self.tau_note(graph)
         if self._drops_correction(graph):
             pop = graph.item_degree.double()
             per_user = torch.zeros(graph.num_users, dtype=torch.float64,
@@ -226,6 +231,7 @@ class PopDCL(RecLoss):
         return notes
 
     def bind(self, graph) -> None:
+        self._bind_tau(graph)
         self.corrects_negatives = (self.negative_correction is not False
                                    and not self._drops_correction(graph))
         pop = graph.item_degree.double()
