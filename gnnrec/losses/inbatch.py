@@ -23,6 +23,12 @@ NEG_INF = float("-inf")
 
 #: the additive score of an excluded entry: exp() of it is 0 next to any finite score
 EXCLUDED = -1e30
+#: shifted scores are clamped here before ``exp``: the CPU's vectorised exp leaves its
+#: fast path for inputs below ~-87 (an excluded entry's -1e30 among them), which made
+#: ``exp`` of a batch matrix with many excluded entries ~7x slower (HDCCF on 25-core
+#: Gowalla, ``benchmarks/README.rst`` section 6); exp(-87) is a normal float ~1.6e-38,
+#: nothing next to the row's largest term, 1
+EXP_FLOOR = -87.0
 
 
 def member_exclusions(sets, rows: Tensor, cols: Tensor) -> Dict:
@@ -259,7 +265,8 @@ class _MaskedLSEMatmul(torch.autograd.Function):
             s.add_(bias)
         s.add_(excluded, alpha=EXCLUDED)
         top = s.amax(1, keepdim=True)
-        s.sub_(top).exp_()  # excluded entries become 0
+        s.sub_(top).clamp_(min=EXP_FLOOR).exp_()
+        s.addcmul_(s, excluded, value=-1.0)  # excluded entries become exactly 0
         total = s.sum(1, keepdim=True)
         empty = excluded.sum(1, keepdim=True) >= excluded.size(1)
         total.masked_fill_(empty, 0.0)
