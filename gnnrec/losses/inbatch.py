@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate
+from gnnrec.data.density import own_pick_rate
 from gnnrec.data.mostpop import POPULARITY_DOMINATED, most_popular_recall
 from gnnrec.registry import option_names
 
@@ -195,24 +195,30 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
 
 
 #: an in-batch loss's temperature when none is given: on sparse data, and on
-#: data that is dense for hard negatives (:func:`gnnrec.data.density.is_dense`)
+#: denser data (:class:`DerivedTau`)
 TAU_SPARSE, TAU_DENSE = 0.1, 0.2
+#: above this rate :math:`r(16)` (:func:`gnnrec.data.density.own_pick_rate`) the
+#: temperature is :data:`TAU_DENSE`: half the hard samplers' threshold
+#: (:data:`~gnnrec.data.density.MAX_OWN_RATE`), between the sets where 0.1 won
+#: (full and 20-core Gowalla, r 0.007 and 0.037) and those where 0.2 did (25- and
+#: 30-core Gowalla, the dense synthetic set: 0.088, 0.178, 0.245)
+TAU_MAX_OWN_RATE = 1 / 16
 
 
 class DerivedTau:
     r"""Mixin of the in-batch losses whose ``tau`` may be derived from the
     training graph at :meth:`bind`: :data:`TAU_DENSE` where the most popular
-    of 16 uniform candidates is a user's own item more than 1/8 of the time
-    (the data on which the hard samplers shrink their pools, and for the
-    same reason: the hardest negatives are then often missing positives,
-    and a lower temperature puts the softmax's weight on them),
-    :data:`TAU_SPARSE` elsewhere and before binding. Chosen on validation:
-    the dense synthetic set and 30-core Gowalla favour 0.2, 20-core Gowalla
-    0.1 (``benchmarks/README.rst`` sections 3 and 6) for SSM with logQ; DCL,
-    PopDCL and HDCCF with logQ, at 0.2 until they derived it, plateaued on
-    full Gowalla far below BPR (validation Recall@20 0.136-0.155 against
-    0.197) and DCL at 0.1 passed that in 8 epochs (section 5); on 20-core
-    Gowalla 0.1 beat 0.2 for all three (section 6)."""
+    of 16 uniform candidates is a user's own item more than 1/16 of the time
+    (:data:`TAU_MAX_OWN_RATE`; the hardest negatives are then often missing
+    positives, and a higher temperature spreads the softmax's weight off
+    them), :data:`TAU_SPARSE` elsewhere and before binding. Chosen on
+    validation (``benchmarks/README.rst`` sections 3, 5 and 6): SSM with
+    logQ, 0.1 on 20-core Gowalla, 0.2 on 30-core Gowalla and the dense
+    synthetic set; DCL, PopDCL and HDCCF with logQ at 0.2 plateaued on full
+    Gowalla far below BPR (validation Recall@20 0.136-0.155 against 0.197;
+    DCL at 0.1 passed that in 8 epochs), 0.1 beat 0.2 for all three on
+    20-core Gowalla, and on 25-core Gowalla DCL at 0.1 lost to 0.2
+    (validation 0.240 against 0.267 by epoch 200)."""
     #: the pool whose own-item rate decides
     TAU_POOL = 16
 
@@ -227,7 +233,7 @@ class DerivedTau:
 
     def _tau_for(self, graph) -> Tuple[float, float]:
         rate = float(own_pick_rate(graph, [self.TAU_POOL])[0])
-        return (TAU_DENSE if rate > MAX_OWN_RATE else TAU_SPARSE), rate
+        return (TAU_DENSE if rate > TAU_MAX_OWN_RATE else TAU_SPARSE), rate
 
     def _bind_tau(self, graph) -> None:
         if self._derives_tau():
@@ -241,7 +247,7 @@ class DerivedTau:
         kind = "dense" if tau == TAU_DENSE else "sparse"
         return [f"{type(self).__name__.lower()}: tau {tau} (on {kind} data: the most popular "
                 f"of {self.TAU_POOL} uniform candidates is a user's own item {rate:.1%} of the "
-                f"time, against {MAX_OWN_RATE:.1%}); set tau to override"]
+                f"time, against {TAU_MAX_OWN_RATE:.1%}); set tau to override"]
 
 
 def kept_count(excluded: Tensor) -> Tensor:

@@ -37,7 +37,8 @@ class SSM(DerivedTau, RecLoss):
 
     Args:
         tau (float, optional): temperature, ``> 0``; :obj:`None` is 0.1, or
-            0.2 with in-batch negatives on data dense for hard negatives
+            0.2 with in-batch negatives where the most popular of 16 uniform
+            candidates is a user's own item more than 1/16 of the time
             (:class:`~gnnrec.losses.inbatch.DerivedTau`; printed at the
             start of a run). (default: :obj:`None`)
         in_batch (bool, optional): in-batch negatives instead of a sampler's.

@@ -601,6 +601,22 @@ def test_in_batch_temperature_is_derived_where_hard_negatives_are_often_own_item
     assert fixed.tau == 0.5 and not any("tau" in n for n in fixed.advice(dense, 256))
 
 
+@pytest.mark.parametrize("cls", [SSM, DCL, HDCCF, PopDCL])
+def test_temperature_turns_at_half_the_hard_samplers_rate(cls):
+    # 25-core Gowalla's case: own items are 1/16-1/8 of the hardest of 16 uniform
+    # candidates; the samplers keep their pools there, the losses take tau 0.2
+    from gnnrec.data.density import is_dense, own_pick_rate
+
+    between, below = random_graph(400, 400, 0.06, seed=1), random_graph(400, 400, 0.03, seed=1)
+    assert 1 / 16 < float(own_pick_rate(between, [16])[0]) < 1 / 8 and not is_dense(between)
+    assert float(own_pick_rate(below, [16])[0]) < 1 / 16
+    loss = cls()
+    loss.bind(between)
+    assert loss.tau == 0.2
+    loss.bind(below)
+    assert loss.tau == 0.1
+
+
 def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():
     g = random_graph(300, 200, 0.05, seed=2)
     gen = torch.Generator().manual_seed(0)
