@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnrec.data.density import MAX_OWN_RATE, is_dense, own_pick_rate
+from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (DerivedTau, covering_note, excluded_mask, kept_count, masked_lse,
-                                   masked_lse_mm, member_exclusions, row_dots)
+from gnnrec.losses.inbatch import (TAU_MAX_OWN_RATE, DerivedTau, covering_note, excluded_mask,
+                                   kept_count, masked_lse, masked_lse_mm, member_exclusions,
+                                   row_dots)
 
 NEG_INF = float("-inf")
 #: the weight of each auxiliary loss (Eq. 6) where the data does not call for 0
@@ -76,6 +77,13 @@ def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: 
     log_f = math.log(q) - math.log1p(-omega) + diff
     bound = math.log(q) - 1.0 / tau
     return torch.maximum(log_f, torch.full_like(log_f, bound))
+
+
+#: above this :math:`r(16)` (:func:`~gnnrec.data.density.own_pick_rate`) HDCCF leaves
+#: out its negative users by default: the temperature's threshold
+#: (:data:`~gnnrec.losses.inbatch.TAU_MAX_OWN_RATE`), as 25-core Gowalla (0.088) lost
+#: with them (``benchmarks/README.rst`` section 6)
+USERS_MAX_OWN_RATE = TAU_MAX_OWN_RATE
 
 
 class HDCCF(DerivedTau, RecLoss):
@@ -164,16 +172,19 @@ class HDCCF(DerivedTau, RecLoss):
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
             derived with ``lambda_u``. (default: :obj:`None`)
         user_negatives (bool, optional): include negative users
-            :math:`F^u`. :obj:`None` includes them except on data dense for
-            hard negatives (:func:`~gnnrec.data.density.is_dense`: the most
+            :math:`F^u`. :obj:`None` includes them except where the most
             popular of 16 uniform candidates is a user's own item more than
-            1/8 of the time); the run says so at its start. There each
-            batch item, drawn by popularity, is pushed away from the other
-            rows' users, many of whom would take it: test Recall@20 with
-            them and without, seed 0, against BPR + RNS (``benchmarks/
-            README.rst`` section 6): the dense synthetic set, MF, 0.164 and
-            0.388 (0.399); 30-core Gowalla, LightGCN, 0.185 and 0.208
-            (0.235). (default: :obj:`None`)
+            1/16 of the time (:data:`USERS_MAX_OWN_RATE`, the temperature's
+            threshold; the auxiliary terms turn at the samplers' 1/8); the
+            run says so at its start. There each batch item, drawn by
+            popularity, is pushed away from the other rows' users, many of
+            whom would take it: test Recall@20 with them and without, seed
+            0, against BPR + RNS (``benchmarks/README.rst`` section 6): the
+            dense synthetic set, MF, 0.164 and 0.388 (0.399); 30-core
+            Gowalla, LightGCN, 0.185 and 0.208 (0.235); on 25-core Gowalla
+            (:math:`r(16)` 0.088), LightGCN, validation 0.230 with them at
+            epoch 60 (0.233 at their best, epoch 90) and 0.252 without.
+            (default: :obj:`None`)
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
         logq (bool, optional): weigh each in-batch negative by
@@ -232,16 +243,21 @@ class HDCCF(DerivedTau, RecLoss):
         self.logq = bool(logq)
         self.log_q = {}  # side -> log of the in-batch drawing probability
 
-    def _drops_users(self, dense: bool) -> bool:
-        return self.user_negatives is None and dense
+    def _drops_users(self, dense: Tuple[bool, bool]) -> bool:
+        return self.user_negatives is None and dense[0]
 
-    def _drops_aux(self, dense: bool) -> bool:
-        return None in self.lambdas and dense
+    def _drops_aux(self, dense: Tuple[bool, bool]) -> bool:
+        return None in self.lambdas and dense[1]
 
-    def _is_dense(self, graph) -> bool:
-        """:func:`~gnnrec.data.density.is_dense`, read only when an option
-        depends on it (never for :class:`DCL`)."""
-        return (self.user_negatives is not False or None in self.lambdas) and is_dense(graph)
+    def _is_dense(self, graph) -> Tuple[bool, bool]:
+        """Whether the graph is dense for the negative users (:math:`r(16)`
+        above :data:`USERS_MAX_OWN_RATE`) and for the auxiliary terms (above
+        :data:`~gnnrec.data.density.MAX_OWN_RATE`, the samplers' test), read
+        only when an option depends on it (never for :class:`DCL`)."""
+        if self.user_negatives is False and None not in self.lambdas:
+            return False, False
+        rate = float(own_pick_rate(graph, [16])[0])
+        return rate > USERS_MAX_OWN_RATE, rate > MAX_OWN_RATE
 
     def bind(self, graph) -> None:
         self._bind_tau(graph)
@@ -310,11 +326,11 @@ class HDCCF(DerivedTau, RecLoss):
             notes.append(
                 f"{name}: no negative users (Eq. 1's F^u) on dense data (the most popular of 16 "
                 f"uniform candidates is a user's own item {own_pick_rate(graph, [16])[0]:.1%} "
-                f"of the time, against {MAX_OWN_RATE:.1%}): each batch item, drawn by "
+                f"of the time, against {USERS_MAX_OWN_RATE:.1%}): each batch item, drawn by "
                 f"popularity, would be pushed away from the other rows' users (dense synthetic "
                 f"set, MF: Recall@20 0.164 with them, 0.388 without, BPR + RNS 0.399); "
                 f"{name}.user_negatives=true keeps them")
-        elif self.user_negatives and dense:
+        elif self.user_negatives and dense[0]:
             notes.append(
                 f"{name}: on dense data (the most popular of 16 uniform candidates is a user's "
                 f"own item {own_pick_rate(graph, [16])[0]:.1%} of the time) the negative users "
