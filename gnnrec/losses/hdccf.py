@@ -182,8 +182,8 @@ class HDCCF(DerivedTau, RecLoss):
             0, against BPR + RNS (``benchmarks/README.rst`` section 6): the
             dense synthetic set, MF, 0.164 and 0.388 (0.399); 30-core
             Gowalla, LightGCN, 0.185 and 0.208 (0.235); on 25-core Gowalla
-            (:math:`r(16)` 0.088), LightGCN, validation 0.230 with them at
-            epoch 60 (0.233 at their best, epoch 90) and 0.252 without.
+            (:math:`r(16)` 0.088), LightGCN, validation 0.233 with them and
+            0.254 without at each's best (test 0.238 and 0.259; 0.268).
             (default: :obj:`None`)
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
