@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnrec.data.density import MAX_OWN_RATE, own_pick_rate
+from gnnrec.data.density import own_pick_rate
 from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import (TAU_MAX_OWN_RATE, DerivedTau, covering_note, excluded_mask,
                                    kept_count, masked_lse, masked_lse_mm, member_exclusions,
@@ -80,10 +80,10 @@ def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: 
 
 
 #: above this :math:`r(16)` (:func:`~gnnrec.data.density.own_pick_rate`) HDCCF leaves
-#: out its negative users by default: the temperature's threshold
-#: (:data:`~gnnrec.losses.inbatch.TAU_MAX_OWN_RATE`), as 25-core Gowalla (0.088) lost
-#: with them (``benchmarks/README.rst`` section 6)
-USERS_MAX_OWN_RATE = TAU_MAX_OWN_RATE
+#: out its negative users and its auxiliary terms by default: the temperature's
+#: threshold (:data:`~gnnrec.losses.inbatch.TAU_MAX_OWN_RATE`), as on 25-core Gowalla
+#: (0.088) each of them lost (``benchmarks/README.rst`` section 6)
+DENSE_MAX_OWN_RATE = TAU_MAX_OWN_RATE
 
 
 class HDCCF(DerivedTau, RecLoss):
@@ -161,12 +161,13 @@ class HDCCF(DerivedTau, RecLoss):
         omega_user (float, optional): :math:`\omega^+_u` in ``[0, 1)``,
             chosen with ``omega_item``. (default: :obj:`0.01`)
         lambda_u (float, optional): weight of the user-user loss, ``>= 0``.
-            :obj:`None` is 0.1, except on data dense for hard negatives
-            (as for ``user_negatives``), where it is 0 and the run says so
-            at its start: there the auxiliary terms lost on validation
+            :obj:`None` is 0.1, except where ``user_negatives`` is derived
+            off (:data:`DENSE_MAX_OWN_RATE`), where it is 0 and the run says
+            so at its start: there the auxiliary terms lost on validation
             Recall@20 (seed 0, ``benchmarks/README.rst`` section 6; without
             negative users): the dense synthetic set, MF, 0.420 with them
-            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.232.
+            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.232;
+            25-core Gowalla, LightGCN, 0.254 and 0.266 (epoch 110).
             With both off HDCCF is :class:`DCL` with ``num_neighbors``
             negatives a row. (default: :obj:`None`)
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
@@ -174,9 +175,8 @@ class HDCCF(DerivedTau, RecLoss):
         user_negatives (bool, optional): include negative users
             :math:`F^u`. :obj:`None` includes them except where the most
             popular of 16 uniform candidates is a user's own item more than
-            1/16 of the time (:data:`USERS_MAX_OWN_RATE`, the temperature's
-            threshold; the auxiliary terms turn at the samplers' 1/8); the
-            run says so at its start. There each batch item, drawn by
+            1/16 of the time (:data:`DENSE_MAX_OWN_RATE`, the temperature's
+            threshold); the run says so at its start. There each batch item, drawn by
             popularity, is pushed away from the other rows' users, many of
             whom would take it: test Recall@20 with them and without, seed
             0, against BPR + RNS (``benchmarks/README.rst`` section 6): the
@@ -243,21 +243,18 @@ class HDCCF(DerivedTau, RecLoss):
         self.logq = bool(logq)
         self.log_q = {}  # side -> log of the in-batch drawing probability
 
-    def _drops_users(self, dense: Tuple[bool, bool]) -> bool:
-        return self.user_negatives is None and dense[0]
+    def _drops_users(self, dense: bool) -> bool:
+        return self.user_negatives is None and dense
 
-    def _drops_aux(self, dense: Tuple[bool, bool]) -> bool:
-        return None in self.lambdas and dense[1]
+    def _drops_aux(self, dense: bool) -> bool:
+        return None in self.lambdas and dense
 
-    def _is_dense(self, graph) -> Tuple[bool, bool]:
-        """Whether the graph is dense for the negative users (:math:`r(16)`
-        above :data:`USERS_MAX_OWN_RATE`) and for the auxiliary terms (above
-        :data:`~gnnrec.data.density.MAX_OWN_RATE`, the samplers' test), read
-        only when an option depends on it (never for :class:`DCL`)."""
+    def _is_dense(self, graph) -> bool:
+        """:math:`r(16)` above :data:`DENSE_MAX_OWN_RATE`, read only when an
+        option depends on it (never for :class:`DCL`)."""
         if self.user_negatives is False and None not in self.lambdas:
-            return False, False
-        rate = float(own_pick_rate(graph, [16])[0])
-        return rate > USERS_MAX_OWN_RATE, rate > MAX_OWN_RATE
+            return False
+        return float(own_pick_rate(graph, [16])[0]) > DENSE_MAX_OWN_RATE
 
     def bind(self, graph) -> None:
         self._bind_tau(graph)
@@ -326,11 +323,11 @@ class HDCCF(DerivedTau, RecLoss):
             notes.append(
                 f"{name}: no negative users (Eq. 1's F^u) on dense data (the most popular of 16 "
                 f"uniform candidates is a user's own item {own_pick_rate(graph, [16])[0]:.1%} "
-                f"of the time, against {USERS_MAX_OWN_RATE:.1%}): each batch item, drawn by "
+                f"of the time, against {DENSE_MAX_OWN_RATE:.1%}): each batch item, drawn by "
                 f"popularity, would be pushed away from the other rows' users (dense synthetic "
                 f"set, MF: Recall@20 0.164 with them, 0.388 without, BPR + RNS 0.399); "
                 f"{name}.user_negatives=true keeps them")
-        elif self.user_negatives and dense[0]:
+        elif self.user_negatives and dense:
             notes.append(
                 f"{name}: on dense data (the most popular of 16 uniform candidates is a user's "
                 f"own item {own_pick_rate(graph, [16])[0]:.1%} of the time) the negative users "

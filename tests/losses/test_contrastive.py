@@ -617,16 +617,17 @@ def test_temperature_turns_at_half_the_hard_samplers_rate(cls):
     assert loss.tau == 0.1
 
 
-def test_hdccf_drops_negative_users_at_the_temperature_threshold_and_keeps_its_terms():
+def test_hdccf_simplifies_at_the_temperature_threshold_not_the_samplers():
     from gnnrec.data.density import own_pick_rate
 
     between, below = random_graph(400, 400, 0.06, seed=1), random_graph(400, 400, 0.03, seed=1)
     assert 1 / 16 < float(own_pick_rate(between, [16])[0]) < 1 / 8
     loss = HDCCF()
     loss.bind(between)
-    assert not loss.contrasts_users and loss.lambda_u == loss.lambda_i == 0.1
-    assert any("hdccf.user_negatives=true keeps them" in n for n in loss.advice(between, 256))
-    assert not any("lambda_u" in n for n in loss.advice(between, 256))
+    assert not loss.contrasts_users and loss.lambda_u == loss.lambda_i == 0.0
+    notes = loss.advice(between, 256)
+    assert any("hdccf.user_negatives=true keeps them" in n for n in notes)
+    assert any("hdccf.lambda_u and hdccf.lambda_i to keep them" in n for n in notes)
     loss.bind(below)
     assert loss.contrasts_users and loss.lambda_u == 0.1
     kept = HDCCF(user_negatives=True)
