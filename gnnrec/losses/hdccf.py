@@ -140,12 +140,9 @@ class HDCCF(DerivedTau, RecLoss):
     positives of the auxiliary terms).
 
     Args:
-        tau (float, optional): temperature, ``> 0``; :obj:`None` is
-            derived as :class:`~gnnrec.losses.SSM`'s is
-            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 where
-            the most popular of 16 uniform candidates is a user's own item
-            more than 1/16 of the time; printed at the start of a run). With
-            logQ, test Recall@20 on 20-core Gowalla (LightGCN, 12 epochs,
+        tau (float, optional): temperature, ``> 0``; :obj:`None` derives
+            it from the data (:class:`~gnnrec.losses.inbatch.DerivedTau`).
+            With logQ, test Recall@20 on 20-core Gowalla (LightGCN, 12 epochs,
             seed 0) 0.187 at 0.1 against 0.180 at 0.2, the old default,
             which on full Gowalla plateaued at validation 0.136 against BPR
             + RNS's 0.197 (``benchmarks/README.rst`` sections 5 and 6).
@@ -438,12 +435,9 @@ class DCL(HDCCF):
     loss as its Eq. 7 and attributes it to HDCCF.
 
     Args:
-        tau (float, optional): temperature, ``> 0``; :obj:`None` is
-            derived as :class:`~gnnrec.losses.SSM`'s is
-            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 where
-            the most popular of 16 uniform candidates is a user's own item
-            more than 1/16 of the time; printed at the start of a run). 0.2
-            was chosen on 20-core Gowalla *without* logQ; with logQ (the
+        tau (float, optional): temperature, ``> 0``; :obj:`None` derives
+            it from the data (:class:`~gnnrec.losses.inbatch.DerivedTau`).
+            0.2 was chosen on 20-core Gowalla *without* logQ; with logQ (the
             default) 0.1 wins on sparse data: test Recall@20 on 20-core
             Gowalla (LightGCN, 20 epochs, three seeds) 0.219 against 0.213;
             on full Gowalla at 0.2 validation plateaued at 0.153 against BPR

@@ -211,7 +211,8 @@ class DerivedTau:
     of 16 uniform candidates is a user's own item more than 1/16 of the time
     (:data:`TAU_MAX_OWN_RATE`; the hardest negatives are then often missing
     positives, and a higher temperature spreads the softmax's weight off
-    them), :data:`TAU_SPARSE` elsewhere and before binding. Chosen on
+    them), :data:`TAU_SPARSE` elsewhere and before binding; the run prints
+    the choice at its start (:meth:`tau_note`). Chosen on
     validation (``benchmarks/README.rst`` sections 3, 5 and 6): SSM with
     logQ, 0.1 on 20-core Gowalla, 0.2 on 30-core Gowalla and the dense
     synthetic set; DCL, PopDCL and HDCCF with logQ at 0.2 plateaued on full

@@ -150,12 +150,9 @@ class PopDCL(DerivedTau, RecLoss):
     where a batch covers the catalogue.
 
     Args:
-        tau (float, optional): temperature, ``> 0``; :obj:`None` is
-            derived as :class:`~gnnrec.losses.SSM`'s is
-            (:class:`~gnnrec.losses.inbatch.DerivedTau`: 0.1, or 0.2 where
-            the most popular of 16 uniform candidates is a user's own item
-            more than 1/16 of the time; printed at the start of a run). 0.2
-            was chosen on 20-core Gowalla *without* logQ; with logQ (the
+        tau (float, optional): temperature, ``> 0``; :obj:`None` derives
+            it from the data (:class:`~gnnrec.losses.inbatch.DerivedTau`).
+            0.2 was chosen on 20-core Gowalla *without* logQ; with logQ (the
             default) test Recall@20 there (LightGCN, 20 epochs) is 0.230 at
             0.1 (seeds 0-2) against 0.217 at 0.2 (seeds 0-1), and on full Gowalla at 0.2
             validation plateaued at 0.155 against BPR + RNS's 0.197
