@@ -37,7 +37,8 @@ from gnnrec.train.callbacks import read_log
 #: HDCCF's omega+ and auxiliary weights before issue 22
 W05 = {"omega_item": 0.05, "omega_user": 0.05}
 AUX = {"lambda_u": 0.1, "lambda_i": 0.1}
-#: method -> (sampler, loss, options): every option at its default unless named
+#: method -> (sampler, loss, options): every option at its default unless named; a
+#: sampler given as a Component carries its own options
 METHODS = {
     "rns": ("rns", "bpr", {}), "dns": ("dns", "bpr", {}), "mixgcf": ("mixgcf", "bpr", {}),
     "pdns": ("pdns", "bpr", {}), "ahns": ("ahns", "bpr", {}),
@@ -77,13 +78,21 @@ METHODS = {
     "hdccf-itemonly-w01": (None, "hdccf", {"lambda_u": 0.0, "lambda_i": 0.0,
                                            "user_negatives": False, "omega_item": 0.01,
                                            "omega_user": 0.01}),
+    "hdccf-dot": (None, "hdccf", {"scorer": "dot"}),
+    # the papers' cosine where the scorer is now derived (dot on popularity-dominated data)
+    "ssm-cos": (None, "ssm", {"scorer": "cosine"}), "dcl-cos": (None, "dcl", {"scorer": "cosine"}),
+    "hdccf-cos": (None, "hdccf", {"scorer": "cosine"}),
+    "ssm-sampled": (Component("rns", {"num_negatives": 64}), "ssm", {"in_batch": False}),
+    "ssm-sampled-t02": (Component("rns", {"num_negatives": 64}), "ssm",
+                        {"in_batch": False, "tau": 0.2}),
 }
 
 
 def spec_for(args, encoder, method, seed):
     sampler, loss, options = METHODS[method]
     return RunSpec(model=Component(encoder),
-                   sampler=None if sampler is None else Component(sampler),
+                   sampler=(sampler if sampler is None or isinstance(sampler, Component)
+                            else Component(sampler)),
                    loss=Component(loss, dict(options)),
                    trainer={"epochs": args.epochs, "seed": seed},
                    evaluation={"eval_every": args.eval_every, "patience": args.patience},
@@ -91,24 +100,46 @@ def spec_for(args, encoder, method, seed):
                                  seed=1, k_core=args.k_core)).validate()
 
 
-def stale_options(folder, spec):
+def derived_options(spec, dataset):
+    r"""``{option: value}`` of the loss options that ``spec`` leaves to be
+    derived from the data (``None``: the scorer, the temperature), as a run
+    on ``dataset`` derives them."""
+    objective = spec.build(dataset.num_users, dataset.num_items)
+    loss, graph = objective.loss, RecGraph.from_dataset(dataset)
+    out = {}
+    if getattr(loss, "requested_scorer", "given") is None:
+        out["scorer"] = loss.scorer_for(objective.encoder, graph)
+    if getattr(loss, "requested_tau", "given") is None and loss._derives_tau():
+        out["tau"] = loss._tau_for(graph)[0]
+    return out
+
+
+def stale_options(folder, spec, derive=dict):
     r"""``(component, option, saved, now)`` for each model, sampler or loss
     option whose value in ``folder/config.json`` differs from ``spec``'s: a
-    run folder keyed by method name outlives a change of default. Options
+    run folder keyed by method name outlives a change of default. A loss
+    option now derived from the data (``None`` in ``spec``) is compared by
+    the value it derives (``derive()``: :func:`derived_options`, called
+    only when such an option was saved with a value). Options
     added or removed since the run are not compared (an option added later
     keeps the earlier behaviour at its default, a removed one was a probe)."""
     path = os.path.join(folder, "config.json")
     if not os.path.exists(path):
         return []
     saved, now = json.load(open(path)), spec.to_dict()
+    derived = None
     out = []
     for part in ("model", "sampler", "loss"):
         a, b = saved.get(part), now[part]
         if (a is None) != (b is None) or (a and a["name"] != b["name"]):
             out.append((part, "name", a and a["name"], b and b["name"]))
         elif a:
-            out += [(part, k, a["options"][k], v) for k, v in b["options"].items()
-                    if k in a["options"] and a["options"][k] != v]
+            for k, v in b["options"].items():
+                if part == "loss" and v is None and a["options"].get(k) is not None:
+                    derived = derive() if derived is None else derived
+                    v = derived.get(k, v)
+                if k in a["options"] and a["options"][k] != v:
+                    out.append((part, k, a["options"][k], v))
     return out
 
 
@@ -116,14 +147,18 @@ def run_one(args, dataset, encoder, method, seed):
     folder = os.path.join(args.work, args.label, f"{encoder}-{method}-s{seed}")
     results = os.path.join(folder, "results.json")
     spec = spec_for(args, encoder, method, seed)
-    stale = stale_options(folder, spec)
+    stale = stale_options(folder, spec, lambda: derived_options(spec, dataset))
     if stale:
         raise SystemExit(f"{folder} ran other options than {method!r} now means ("
                          + "; ".join(f"{part} {key} {a} now {b}" for part, key, a, b in stale)
                          + "): rename or remove it")
     if not os.path.exists(results):
-        train_run(spec, dataset, folder, device="cpu", echo=lambda m: None,
-                  resume=os.path.exists(os.path.join(folder, "last.pt")),
+        resume = os.path.exists(os.path.join(folder, "last.pt"))
+        if resume:  # its own spec (a derived option saved by value), this budget
+            spec = RunSpec.from_file(os.path.join(folder, "config.json")).override(
+                trainer={"epochs": args.epochs},
+                evaluation={"patience": args.patience}).validate()
+        train_run(spec, dataset, folder, device="cpu", echo=lambda m: None, resume=resume,
                   also_evaluate=("test",), test=True)
     log, _ = read_log(os.path.join(folder, "log.jsonl"))
     evals = [r for r in log if "val/recall@20" in r]

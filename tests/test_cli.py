@@ -235,17 +235,26 @@ def test_popularity_balanced_split_groups_and_evaluate(runner, data_dir, tmp_pat
     assert got["split"] == "test_balanced" and "mid" in got["groups"]
 
 
-def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path):
+@pytest.mark.parametrize("given", [None, "cosine"])
+def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path, given):
     import gnnrec
-    from gnnrec.nn import Cosine
+    from gnnrec.nn import Cosine, Dot
 
     out = str(tmp_path / "run")
-    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--loss", "hdccf", "--out", out, *FAST])
+    opt = ["--loss-opt", f"scorer={given}"] if given else []
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--loss", "hdccf", "--out", out,
+                            *opt, *FAST])
     assert r.exit_code == 0, r.output
     model = gnnrec.load(os.path.join(out, "best.pt"))
-    assert isinstance(model.scorer, Cosine)
     u, i = model.embeddings()
     scores = model.score_all(torch.arange(3))
+    if given is None:  # derived: this small dense set is popularity-dominated, LightGCN's
+        # norms carry degree; the run says so and the checkpoint ranks by the dot product
+        assert "hdccf: scorer dot, not cosine" in r.output
+        assert isinstance(model.scorer, Dot)
+        assert torch.allclose(scores, u[:3] @ i.t(), atol=1e-5)
+        return
+    assert isinstance(model.scorer, Cosine)
     want = torch.nn.functional.normalize(u[:3], dim=1) @ torch.nn.functional.normalize(i, dim=1).t()
     assert torch.allclose(scores, want, atol=1e-6)
 

@@ -60,3 +60,18 @@ def test_run_one_refuses_a_stale_folder(dense, tmp_path):
     write(os.path.join(str(tmp_path), "x", "mf-dcl-w01-s0"), dense.spec_for(a, "mf", "dcl-w05", 0))
     with pytest.raises(SystemExit, match="omega 0.05 now 0.01.*rename or remove"):
         dense.run_one(a, None, "mf", "dcl-w01", 0)
+
+
+def test_a_derived_option_is_compared_by_the_value_it_derives(dense, tmp_path):
+    a = args(tmp_path)
+    folder = str(tmp_path / "run")
+    saved = dense.spec_for(a, "lightgcn", "ssm", 0).to_dict()
+    saved["loss"]["options"]["scorer"] = "cosine"  # ran before the scorer was derived
+    os.makedirs(folder)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(saved, f)
+    now = dense.spec_for(a, "lightgcn", "ssm", 0)
+    assert now.loss.options["scorer"] is None
+    assert dense.stale_options(folder, now, lambda: {"scorer": "cosine"}) == []
+    assert dense.stale_options(folder, now, lambda: {"scorer": "dot"}) == [
+        ("loss", "scorer", "cosine", "dot")]

@@ -8,9 +8,9 @@ from torch import Tensor
 
 from gnnrec.data.density import own_pick_rate
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (TAU_MAX_OWN_RATE, DerivedTau, covering_note, excluded_mask,
-                                   kept_count, masked_lse, masked_lse_mm, member_exclusions,
-                                   row_dots)
+from gnnrec.losses.inbatch import (TAU_MAX_OWN_RATE, DerivedScorer, DerivedTau, covering_note,
+                                   excluded_mask, kept_count, masked_lse, masked_lse_mm,
+                                   member_exclusions, row_dots)
 
 NEG_INF = float("-inf")
 #: the weight of each auxiliary loss (Eq. 6) where the data does not call for 0
@@ -86,7 +86,7 @@ def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: 
 DENSE_MAX_OWN_RATE = TAU_MAX_OWN_RATE
 
 
-class HDCCF(DerivedTau, RecLoss):
+class HDCCF(DerivedScorer, DerivedTau, RecLoss):
     r"""Hardness-aware debiased contrastive CF (`Yang et al., "Trading Hard
     Negatives and True Negatives: A Debiased Contrastive Collaborative
     Filtering Approach", IJCAI 2022 <https://arxiv.org/abs/2204.11752>`_,
@@ -201,13 +201,17 @@ class HDCCF(DerivedTau, RecLoss):
             Off is Sec. 2.2's frequency-aware in-batch sampling as printed.
             (default: :obj:`True`)
         scorer (str, optional): :math:`f`: ``cosine``, ``dot`` or
-            ``modulated`` (Eq. 7-8). The default, cosine, is **not** the
+            ``modulated`` (Eq. 7-8), or :obj:`None` to derive it: the dot
+            product (Eq. 7 with an all-ones modulation) on
+            popularity-dominated data with an encoder whose norms carry
+            degree (LightGCN), the cosine elsewhere
+            (:class:`~gnnrec.losses.inbatch.DerivedScorer`). Neither is the
             paper's full model, which scores user-item pairs with the neural
             modulated similarity (Eq. 7-8: ``scorer="modulated"``, the
-            setting of the paper's experiments);
-            cosine keeps the loss a plain product of the batch's embeddings,
-            several times cheaper, and is what the benchmarks tuned.
-            (default: :obj:`"cosine"`)
+            setting of the paper's experiments); both keep the loss a plain
+            product of the batch's embeddings, several times cheaper, and
+            are what the benchmarks tuned.
+            (default: :obj:`None`)
     """
     summary = "HDCCF: in-batch user+item negatives, debiased (omega+), user-user/item-item terms"
     negatives = "in_batch"
@@ -217,8 +221,9 @@ class HDCCF(DerivedTau, RecLoss):
                  omega_user: float = 0.01, lambda_u: Optional[float] = None,
                  lambda_i: Optional[float] = None,
                  user_negatives: Optional[bool] = None, debias: bool = True, logq: bool = True,
-                 scorer: str = "cosine"):
-        super().__init__(scorer)
+                 scorer: Optional[str] = None):
+        super().__init__(scorer or "cosine")
+        self.requested_scorer = scorer
         self._init_tau(tau)
         if num_neighbors < 1:
             raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
@@ -460,14 +465,14 @@ class DCL(HDCCF):
             ``benchmarks/omega.py``). (default: :obj:`0.01`)
         num_neighbors (int, optional): :math:`P`. (default: :obj:`1`)
         logq (bool, optional): as :class:`HDCCF`'s. (default: :obj:`True`)
-        scorer (str, optional): ``cosine``, ``dot`` or ``modulated``.
-            (default: :obj:`"cosine"`)
+        scorer (str, optional): ``cosine``, ``dot`` or ``modulated``;
+            :obj:`None` derives it as :class:`HDCCF`'s. (default: :obj:`None`)
     """
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
 
     def __init__(self, tau: Optional[float] = None, omega: float = 0.01,
                  num_neighbors: int = 1,
-                 logq: bool = True, scorer: str = "cosine"):
+                 logq: bool = True, scorer: Optional[str] = None):
         super().__init__(tau=tau, num_neighbors=num_neighbors, omega_item=omega, omega_user=0.0,
                          lambda_u=0.0, lambda_i=0.0, user_negatives=False, debias=True,
                          logq=logq, scorer=scorer)

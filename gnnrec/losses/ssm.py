@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import (DerivedTau, covering_note, excluded_mask, gather_columns,
-                                   masked_lse, masked_lse_mm, member_exclusions)
+from gnnrec.losses.inbatch import (DerivedScorer, DerivedTau, covering_note, excluded_mask,
+                                   gather_columns, masked_lse, masked_lse_mm, member_exclusions)
 
 
-class SSM(DerivedTau, RecLoss):
+class SSM(DerivedScorer, DerivedTau, RecLoss):
     r"""Sampled softmax (InfoNCE) loss, as in `Wu et al. 2022, "On the
     Effectiveness of Sampled Softmax Loss for Item Recommendation"
     <https://arxiv.org/abs/2201.02327>`_:
@@ -58,13 +58,19 @@ class SSM(DerivedTau, RecLoss):
             ``all_gather`` of the batch's item embeddings and ids per step;
             no effect in a single process. (default: :obj:`False`)
         scorer (str, optional): :math:`f`: ``cosine`` (the paper's),
-            ``dot`` or ``modulated``. (default: :obj:`"cosine"`)
+            ``dot`` or ``modulated``; :obj:`None` derives it: the dot product
+            for in-batch negatives on popularity-dominated data with an
+            encoder whose norms carry degree (LightGCN), the cosine
+            elsewhere (:class:`~gnnrec.losses.inbatch.DerivedScorer`).
+            (default: :obj:`None`)
     """
     summary = "sampled softmax / InfoNCE with temperature (in-batch or sampled negatives)"
 
     def __init__(self, tau: Optional[float] = None, in_batch: bool = True,
-                 logq: Optional[bool] = None, gather: bool = False, scorer: str = "cosine"):
-        super().__init__(scorer)
+                 logq: Optional[bool] = None, gather: bool = False,
+                 scorer: Optional[str] = None):
+        super().__init__(scorer or "cosine")
+        self.requested_scorer = scorer
         self._init_tau(tau)
         if logq and not in_batch:
             raise ValueError("logq corrects in-batch sampling; with in_batch=false the "

@@ -10,6 +10,7 @@ from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import cosine_popularity_note
 from gnnrec.model import RecModel
 from gnnrec.nn.base import Encoder
+from gnnrec.nn.scorers import make_scorer
 from gnnrec.registry import option_names
 from gnnrec.sampling.base import NegativeSampler
 
@@ -83,7 +84,23 @@ class Objective(torch.nn.Module):
         if self.sampler is not None:
             self.sampler.bind(graph)
         self.loss.bind(graph)
+        self._derive_scorer(graph)
         return self
+
+    def _derive_scorer(self, graph: RecGraph) -> None:
+        r"""A loss that derives its scorer from the encoder and the graph
+        (:class:`~gnnrec.losses.inbatch.DerivedScorer`) gets it now, and the
+        model, which ranks with it, gets the same (dot and cosine hold no
+        parameters; the choice is deterministic in the training graph, so a
+        resumed run makes it again)."""
+        choose = getattr(self.loss, "scorer_for", None)
+        if choose is None:
+            return
+        name = choose(self.encoder, graph)
+        if name != self.loss.scorer_name:
+            self.model.scorer = make_scorer(name, self.encoder.out_dim)
+            self.loss.scorer_name = name
+            self.loss.attach(self.model)
 
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:

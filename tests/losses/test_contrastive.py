@@ -697,8 +697,7 @@ def popularity_graphs():
 
 
 @pytest.mark.parametrize("loss", [SSM, DCL, HDCCF, PopDCL], ids=lambda x: x.__name__)
-def test_cosine_in_batch_loss_on_lightgcn_names_the_dot_scorer_on_popularity_dominated_data(
-        loss):
+def test_in_batch_loss_on_lightgcn_says_which_scorer_on_popularity_dominated_data(loss):
     from gnnrec.nn import LightGCN
     from gnnrec.train.objective import Objective
 
@@ -711,11 +710,44 @@ def test_cosine_in_batch_loss_on_lightgcn_names_the_dot_scorer_on_popularity_dom
     lightgcn = LightGCN(popular.num_users, popular.num_items, 8)
     lines = note(lightgcn, loss(), popular)
     assert len(lines) == 1 and "discards" in lines[0]
-    assert ("scorer=dot recovered" in lines[0]) == (loss is not PopDCL)
+    if loss is PopDCL:  # cosine only: known to lose, names what did better
+        assert "did better" in lines[0]
+    else:  # derived: says what it chose and the override
+        assert "scorer dot, not cosine" in lines[0] and "scorer=cosine" in lines[0]
+        cosine = note(lightgcn, loss(scorer="cosine"), popular)
+        assert len(cosine) == 1 and "scorer=dot recovered" in cosine[0]
+        assert note(lightgcn, loss(scorer="dot"), popular) == []
     assert note(MF(popular.num_users, popular.num_items, 8), loss(), popular) == []
     assert note(LightGCN(popular.num_users, popular.num_items, 8, num_layers=0), loss(),
                 popular) == []
     assert note(LightGCN(flat.num_users, flat.num_items, 8), loss(), flat) == []
-    if loss is not PopDCL:  # cosine only
-        assert note(LightGCN(popular.num_users, popular.num_items, 8), loss(scorer="dot"),
-                    popular) == []
+
+
+@pytest.mark.parametrize("loss", [SSM, DCL, HDCCF], ids=lambda x: x.__name__)
+def test_derived_scorer_is_dot_only_where_degree_norms_meet_popularity_dominated_data(loss):
+    from gnnrec.nn import LightGCN
+    from gnnrec.nn.scorers import Cosine, Dot
+    from gnnrec.train.objective import Objective
+
+    popular, flat = popularity_graphs()
+
+    def bound(encoder, fn, graph):
+        objective = Objective(encoder, None, fn).bind(graph)
+        # the loss and the model that ranks with it agree
+        assert objective.loss.scorer is objective.model.scorer
+        return type(objective.model.scorer)
+
+    def lightgcn(graph, **kw):
+        return LightGCN(graph.num_users, graph.num_items, 8, **kw)
+
+    assert bound(lightgcn(popular), loss(), popular) is Dot
+    assert bound(lightgcn(flat), loss(), flat) is Cosine  # not popularity-dominated
+    assert bound(MF(popular.num_users, popular.num_items, 8), loss(), popular) is Cosine
+    assert bound(lightgcn(popular, num_layers=0), loss(), popular) is Cosine
+    assert bound(lightgcn(popular), loss(scorer="cosine"), popular) is Cosine  # explicit kept
+    assert bound(lightgcn(flat), loss(scorer="dot"), flat) is Dot
+    if loss is SSM:  # sampled negatives: the evidence is for in-batch ones
+        assert SSM(in_batch=False).scorer_for(lightgcn(popular), popular) == "cosine"
+    # the derived dot ranks as the model scores: a checkpoint rebuilds it
+    objective = Objective(lightgcn(popular), None, loss()).bind(popular)
+    assert objective.model.spec()["scorer"] == "dot"
