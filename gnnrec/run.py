@@ -141,10 +141,12 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             start(trainer, ckpt, spec, None, dist)
             trainer.fit()
             return None
-        for line in objective.advice(graph, spec.trainer["batch_size"]):
+        advice = objective.advice(graph, spec.trainer["batch_size"])
+        for line in advice:
             echo(f"note: {line}")
         folder.begin()
-        spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes)
+        # the data's notes and what the run derived from it (gnnrec show prints both)
+        spec.write(os.path.join(folder.path, "config.json"), notes=dataset.notes + advice)
         hooks, checkpoint = callbacks_for(spec, protocol, folder, objective, dataset, echo,
                                           progress, callbacks, also_evaluate, dist)
         trainer = spec.trainer_for(objective, graph, hooks)

@@ -251,6 +251,7 @@ def test_checkpoint_ranks_with_the_loss_scorer(runner, data_dir, tmp_path, given
     if given is None:  # derived: this small dense set is popularity-dominated, LightGCN's
         # norms carry degree; the run says so and the checkpoint ranks by the dot product
         assert "hdccf: scorer dot, not cosine" in r.output
+        assert "hdccf: scorer dot, not cosine" in runner.invoke(cli, ["show", out]).output
         assert isinstance(model.scorer, Dot)
         assert torch.allclose(scores, u[:3] @ i.t(), atol=1e-5)
         return
