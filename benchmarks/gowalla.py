@@ -115,6 +115,17 @@ def row_spec(args, row: str, seed: int) -> RunSpec:
     return spec.validate()
 
 
+def resumed_spec(args, run: str, spec: RunSpec) -> RunSpec:
+    r"""The spec a run folder goes on under: its own (``config.json``, on this
+    machine's data path) when it has a checkpoint to resume, so that a default
+    changed since it started (a derived option saved by value) is not applied
+    to it, which ``train_run`` would refuse; ``spec`` for a new run."""
+    saved = os.path.join(run, "config.json")
+    if not (os.path.exists(os.path.join(run, "last.pt")) and os.path.exists(saved)):
+        return spec
+    return RunSpec.from_file(saved).override(data={"path": args.data}).validate()
+
+
 def folder(args, row, seed, refit=False, runs=None):
     runs = runs or getattr(args, "group", "runs")
     return os.path.join(args.out, runs, f"{row}-s{seed}" + ("-refit" if refit else ""))
@@ -228,7 +239,7 @@ def cmd_select(args):
         if selection_state(run)[1] or not claim(run):
             continue
         try:
-            spec = row_spec(args, row, seed)
+            spec = resumed_spec(args, run, row_spec(args, row, seed))
             print(f"{os.getpid()} select {row} seed {seed}", flush=True)
             note_machine(args, run)
             train_run(spec, dataset(spec), run, device=args.device,
@@ -264,7 +275,7 @@ def cmd_refit(args):
                 raise SystemExit(f"{run}: trained {have} epochs, past the selection run's best "
                                  f"epoch {best}; remove it and refit again")
             try:
-                spec = refit_spec(row_spec(args, row, seed), best)
+                spec = refit_spec(resumed_spec(args, run, row_spec(args, row, seed)), best)
                 print(f"{os.getpid()} refit {row} seed {seed}: epochs {have} -> {best}"
                       + (" (final)" if done else ""), flush=True)
                 note_machine(args, run)

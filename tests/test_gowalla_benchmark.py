@@ -82,3 +82,22 @@ def test_group_names_the_folder_of_run_folders(tmp_path, gowalla):
                   "--seeds", "1", "--reason", "lease ended"])
     assert json.load(open(os.path.join(run, "cut.json")))["best_epoch"] == 2
     assert not os.path.exists(os.path.join(out, "runs", "lightgcn-dns-s1"))
+
+
+def test_a_run_resumes_under_its_own_spec_after_a_default_changed(tmp_path, gowalla,
+                                                                  monkeypatch):
+    data = tiny_lightgcn_dataset(str(tmp_path / "tiny"), num_users=30, num_items=25)
+    out, common = str(tmp_path / "out"), ["--data", data, "--rows", "lightgcn-dcl", "--seeds", "0"]
+    run = os.path.join(out, "runs", "lightgcn-dcl-s0")
+    gowalla.main(["select", "--out", out, *common, "--max-seconds", "0.001"])  # one epoch
+    assert os.path.exists(os.path.join(run, "last.pt"))
+    # the row's meaning changes after the run started (as a default does)
+    encoder, sampler, loss, options, every, patience = gowalla.ROWS["lightgcn-dcl"]
+    monkeypatch.setitem(gowalla.ROWS, "lightgcn-dcl",
+                        (encoder, sampler, loss, {**options, "dcl.scorer": "dot"}, every,
+                         patience))
+    gowalla.main(["select", "--out", out, *common, "--max-seconds", "0.001"])  # not refused
+    epochs = [json.loads(line)["epoch"] for line in open(os.path.join(run, "log.jsonl"))]
+    assert epochs[-1] == 2
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["loss"]["options"]["scorer"] is None  # it went on under its own spec
