@@ -195,9 +195,8 @@ class DerivedScorer:
     :meth:`~gnnrec.train.Objective.bind`, and the run prints the choice at
     its start (:func:`cosine_popularity_note`)."""
 
-    def _init_scorer(self, scorer: Optional[str]) -> str:
-        self.requested_scorer = scorer
-        return "cosine" if scorer is None else scorer
+    #: the scorer the loss was given (``None``: derive it); the loss starts with the cosine
+    requested_scorer: Optional[str] = None
 
     def scorer_for(self, encoder, graph) -> str:
         r"""The scorer this loss uses with ``encoder`` on ``graph``."""
