@@ -16,6 +16,7 @@ from torch import Tensor
 
 from gnnrec.data.density import own_pick_rate
 from gnnrec.data.mostpop import POPULARITY_DOMINATED, most_popular_recall
+from gnnrec.model import scorer_name
 from gnnrec.registry import option_names
 
 NEG_INF = float("-inf")
@@ -197,6 +198,12 @@ class DerivedScorer:
 
     #: the scorer the loss was given (``None``: derive it); the loss starts with the cosine
     requested_scorer: Optional[str] = None
+
+    def use_scorer(self, model) -> None:
+        r"""Scores with ``model``'s scorer from now on (the one
+        :meth:`scorer_for` chose, which the model was given)."""
+        self.scorer_name = scorer_name(model.scorer)
+        self.attach(model)
 
     def scorer_for(self, encoder, graph) -> str:
         r"""The scorer this loss uses with ``encoder`` on ``graph``."""

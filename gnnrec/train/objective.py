@@ -99,8 +99,7 @@ class Objective(torch.nn.Module):
         name = choose(self.encoder, graph)
         if name != self.loss.scorer_name:
             self.model.scorer = make_scorer(name, self.encoder.out_dim)
-            self.loss.scorer_name = name
-            self.loss.attach(self.model)
+            self.loss.use_scorer(self.model)
 
     def forward(self, graph: RecGraph, users: Tensor, items: Tensor,
                 generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Dict[str, Tensor]]:
