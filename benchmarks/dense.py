@@ -30,7 +30,7 @@ import torch
 from gnnrec.bench import provenance
 from gnnrec.data.graph import RecGraph
 from gnnrec.data.loading import DataSpec, load_dataset
-from gnnrec.run import train_run
+from gnnrec.run import resumed_spec, train_run
 from gnnrec.spec import Component, RunSpec
 from gnnrec.train.callbacks import read_log
 
@@ -155,9 +155,7 @@ def run_one(args, dataset, encoder, method, seed):
     if not os.path.exists(results):
         resume = os.path.exists(os.path.join(folder, "last.pt"))
         if resume:  # its own spec (a derived option saved by value), this budget
-            spec = RunSpec.from_file(os.path.join(folder, "config.json")).override(
-                trainer={"epochs": args.epochs},
-                evaluation={"patience": args.patience}).validate()
+            spec = resumed_spec(folder, spec)
         train_run(spec, dataset, folder, device="cpu", echo=lambda m: None, resume=resume,
                   also_evaluate=("test",), test=True)
     log, _ = read_log(os.path.join(folder, "log.jsonl"))

@@ -50,7 +50,7 @@ warnings.filterwarnings("ignore")
 from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
 from gnnrec.refit import refit_spec  # noqa: E402
-from gnnrec.run import train_run  # noqa: E402
+from gnnrec.run import resumed_spec, train_run  # noqa: E402
 from gnnrec.spec import Component, RunSpec  # noqa: E402
 from gnnrec.train.callbacks import read_log  # noqa: E402
 from gnnrec.train.trainer import Callback  # noqa: E402
@@ -115,15 +115,11 @@ def row_spec(args, row: str, seed: int) -> RunSpec:
     return spec.validate()
 
 
-def resumed_spec(args, run: str, spec: RunSpec) -> RunSpec:
-    r"""The spec a run folder goes on under: its own (``config.json``, on this
-    machine's data path) when it has a checkpoint to resume, so that a default
-    changed since it started (a derived option saved by value) is not applied
-    to it, which ``train_run`` would refuse; ``spec`` for a new run."""
-    saved = os.path.join(run, "config.json")
-    if not (os.path.exists(os.path.join(run, "last.pt")) and os.path.exists(saved)):
-        return spec
-    return RunSpec.from_file(saved).override(data={"path": args.data}).validate()
+def run_spec(run: str, spec: RunSpec) -> RunSpec:
+    r"""``spec`` for a new run; a run folder with a checkpoint goes on under
+    its own (:func:`gnnrec.run.resumed_spec`), so a default changed since it
+    started does not get its resume refused."""
+    return resumed_spec(run, spec) if os.path.exists(os.path.join(run, "last.pt")) else spec
 
 
 def folder(args, row, seed, refit=False, runs=None):
@@ -239,7 +235,7 @@ def cmd_select(args):
         if selection_state(run)[1] or not claim(run):
             continue
         try:
-            spec = resumed_spec(args, run, row_spec(args, row, seed))
+            spec = run_spec(run, row_spec(args, row, seed))
             print(f"{os.getpid()} select {row} seed {seed}", flush=True)
             note_machine(args, run)
             train_run(spec, dataset(spec), run, device=args.device,
@@ -275,7 +271,7 @@ def cmd_refit(args):
                 raise SystemExit(f"{run}: trained {have} epochs, past the selection run's best "
                                  f"epoch {best}; remove it and refit again")
             try:
-                spec = refit_spec(resumed_spec(args, run, row_spec(args, row, seed)), best)
+                spec = refit_spec(run_spec(run, row_spec(args, row, seed)), best)
                 print(f"{os.getpid()} refit {row} seed {seed}: epochs {have} -> {best}"
                       + (" (final)" if done else ""), flush=True)
                 note_machine(args, run)

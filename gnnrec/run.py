@@ -158,6 +158,24 @@ def train_run(spec: RunSpec, dataset: RecDataset, run_dir, device: str = "auto",
             folder.close()
 
 
+def resumed_spec(run_dir: str, spec: RunSpec,
+                 resumable: Iterable[str] = RESUMABLE) -> RunSpec:
+    r"""The spec under which ``run_dir`` goes on: the one it saved
+    (``config.json``), with ``spec``'s values of the ``resumable`` fields and
+    its data path, so that a driver that builds its specs afresh (a
+    benchmark) resumes a run whose defaults changed since it started (an
+    option now derived from the data, saved by value) instead of having the
+    change refused by :func:`resume_point`."""
+    saved = RunSpec.from_file(os.path.join(run_dir, "config.json"))
+    sections: Dict[str, Dict] = {}
+    for key in resumable:
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = getattr(spec, section)[name]
+    return saved.override(trainer=sections.get("trainer"),
+                          evaluation=sections.get("evaluation"),
+                          data={"path": spec.data.path}).validate()
+
+
 def resume_point(run_dir: str, spec: RunSpec, dataset: RecDataset, device,
                  resumable: Iterable[str] = RESUMABLE,
                  echo: Callable[[str], None] = print) -> Dict:

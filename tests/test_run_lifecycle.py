@@ -10,7 +10,7 @@ from gnnrec.data import load_dataset
 from gnnrec.errors import GnnrecError
 from gnnrec.outputs import RunFolderWriter
 from gnnrec.run import _Commit, _LastIsBest, build, callbacks_for, fit, resume_point, start
-from gnnrec.run import train_run
+from gnnrec.run import resumed_spec, train_run
 from gnnrec.spec import Component, RunSpec
 from gnnrec.train.callbacks import Checkpoint, Console, EarlyStopping, Evaluate, JsonLines
 from gnnrec.train.trainer import Callback, TrainingStopped
@@ -147,6 +147,22 @@ def test_resume_point_refuses_what_cannot_be_resumed(tmp_path, tiny_dataset_dir)
     shutil.copy(os.path.join(run, "best.pt"), os.path.join(run, "last.pt"))
     with pytest.raises(GnnrecError, match="no trainer state"):
         resume_point(run, s, ds, "cpu", echo=quiet)
+
+
+def test_resumed_spec_keeps_the_saved_options_and_takes_the_resumable_fields(
+        tmp_path, tiny_dataset_dir):
+    s = spec(tiny_dataset_dir, epochs=2)
+    ds = load_dataset(s.data)
+    run = str(tmp_path / "run")
+    train_run(s, ds, run, device="cpu", echo=lambda m: None)
+    fresh = spec(tiny_dataset_dir, epochs=5)  # a driver's spec, built afresh later ...
+    fresh.trainer["batch_size"] = 32  # ... after a default changed
+    with pytest.raises(GnnrecError, match="cannot change trainer.batch_size"):
+        resume_point(run, fresh, ds, "cpu", echo=lambda m: None)
+    going_on = resumed_spec(run, fresh)
+    assert going_on.trainer["batch_size"] == s.trainer["batch_size"]  # its own
+    assert going_on.trainer["epochs"] == 5  # resumable: the driver's
+    assert resume_point(run, going_on, ds, "cpu", echo=lambda m: None)["epoch"] == 2
 
 
 def test_a_run_says_which_pool_size_it_derived(tmp_path, tiny_dataset_dir):
