@@ -156,7 +156,7 @@ def run_one(args, dataset, encoder, method, seed):
         resume = os.path.exists(os.path.join(folder, "last.pt"))
         if resume:  # its own spec (a derived option saved by value), this budget
             spec = resumed_spec(folder, spec)
-        train_run(spec, dataset, folder, device="cpu", echo=lambda m: None, resume=resume,
+        train_run(spec, dataset, folder, device=args.device, echo=lambda m: None, resume=resume,
                   also_evaluate=("test",), test=True)
     log, _ = read_log(os.path.join(folder, "log.jsonl"))
     evals = [r for r in log if "val/recall@20" in r]
@@ -221,12 +221,14 @@ def main(argv=None):
                    help="stop after this many evaluations without a new best validation "
                         "Recall@20 (0: run every epoch)")
     p.add_argument("--work", default="/tmp/gnnrec-dense/runs")
+    p.add_argument("--device", default="cpu",
+                   help="where the runs train (a run folder resumes on another device)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     dataset = load_dataset(spec_for(args, "mf", "rns", 0).data)
     stats = dataset.stats()
-    summary = {**provenance("cpu", [sys.argv[0], *(argv or sys.argv[1:])]),
+    summary = {**provenance(args.device, [sys.argv[0], *(argv or sys.argv[1:])]),
                "data": {"path": args.data, "label": args.label, "users": stats["users"],
                         "items": stats["items"], "interactions": stats["interactions"],
                         "density": stats["density"]},

@@ -137,8 +137,12 @@ jobs)
   # the same warm machine goes on from .device/gw (ignored, so kept). BACK
   # (GROUP/RUN) names the one run whose last.pt comes back in parts while it
   # is unfinished (one checkpoint is what the 64 MiB that come back hold);
-  # it stops at a best epoch, so that last.pt carries it alone. TESTS=N
-  # first runs tests/test_gpu.py for at most N seconds beside the jobs.
+  # it stops at a best epoch, so that last.pt carries it alone. DENSE_JOBS,
+  # ENCODER/METHOD:SEED each, are benchmarks/dense.py runs on $DATA
+  # (DENSE_LABEL, DENSE_KCORE) in $W/dense, where carried folders resume;
+  # they come back in dense.tgz.part-*, with the checkpoints of the
+  # unfinished ones. TESTS=N first runs tests/test_gpu.py for at most N
+  # seconds beside the jobs.
   W=.device/gw; T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
   LEFT=${LEASE_SECONDS:-480}; mkdir -p "$W/runs" "$W/gpu-survey"
   G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"
@@ -157,11 +161,23 @@ jobs)
     timeout $((LEFT + 90)) $G refit $A --group $g --rows ${rs%:*} --seeds ${rs#*:} \
       --max-seconds $LEFT --poll 5 >> "$W/$g-$run-refit.log" 2>&1 &
   done
+  for job in ${DENSE_JOBS:-}; do
+    enc=${job%%/*}; ms=${job#*/}; run="$enc-${ms%:*}-s${ms#*:}"
+    el "dense $DENSE_LABEL/$run for ${LEFT}s"
+    timeout $LEFT python3 benchmarks/dense.py "$DATA" --label $DENSE_LABEL --k-core ${DENSE_KCORE:-0} \
+      --encoders $enc --methods ${ms%:*} --seeds ${ms#*:} --epochs 1000 --eval-every 10 \
+      --patience 10 --work "$W/dense" --device ${DEV:-cuda} --out "$W/dense/$run.json" \
+      >> "$W/dense-$run.log" 2>&1 &
+  done
   [ -n "${TESTS:-}" ] && { rc=0; timeout "$TESTS" python3 -m pytest -q -p no:cacheprovider \
     tests/test_gpu.py -rs > "$W/pytest_gpu.txt" 2>&1 || rc=$?; el "gpu tests rc $rc"; }
   sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >> "$W/machine.txt" 2>&1 || true
   wait || true; el "jobs ended"; tail -n 3 "$W"/*.log
-  tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' "$W"
+  tar czf "$OUT/lease.tgz" --exclude='*.pt' --exclude='*.lock' --exclude="$W/dense" "$W"
+  if [ -d "$W/dense" ]; then  # unfinished dense runs come back with their checkpoints
+    (cd "$W/dense" && find . -name '*.pt' | while read -r f; do
+       if [ -f "$(dirname "$f")/results.json" ]; then echo "$f"; fi; done > /tmp/drop_pt
+     tar czf - --exclude='*.lock' -X /tmp/drop_pt .) | split -b 15m - "$OUT/dense.tgz.part-"; fi
   if [ -n "${BACK:-}" ] && [ ! -f "$W/$BACK/results.json" ] && [ -f "$W/$BACK/last.pt" ]; then
     split -b 15m "$W/$BACK/last.pt" "$OUT/${BACK#*/}-last.pt.part-"; fi
   el "packed"; ls -la "$OUT"
