@@ -17,7 +17,9 @@ when the script is started again; the summary (test Recall@20 / NDCG@20 at
 the best validation epoch, mean and std over seeds, the change against BPR +
 RNS, the negatives' hardness, the share of the top-20 slots that go to the
 most popular third of items) is rewritten after every run, with the
-script's command line, commit, torch version and machine.
+script's command line, commit, torch version and machine. ``--set
+trainer.lr=3e-4`` (any ``NAME.KEY=VALUE``) changes every run it names, under
+a ``--label`` of its own.
 """
 import argparse
 import json
@@ -90,14 +92,31 @@ METHODS = {
 
 def spec_for(args, encoder, method, seed):
     sampler, loss, options = METHODS[method]
-    return RunSpec(model=Component(encoder),
+    spec = RunSpec(model=Component(encoder),
                    sampler=(sampler if sampler is None or isinstance(sampler, Component)
                             else Component(sampler)),
                    loss=Component(loss, dict(options)),
                    trainer={"epochs": args.epochs, "seed": seed},
                    evaluation={"eval_every": args.eval_every, "patience": args.patience},
                    data=DataSpec(path=args.data, split="random", test_frac=0.2, val_frac=0.1,
-                                 seed=1, k_core=args.k_core)).validate()
+                                 seed=1, k_core=args.k_core))
+    for path, value in getattr(args, "set", None) or ():
+        name = path.partition(".")[0]
+        if name in ("trainer", "objective") or name in (
+                spec.model.name, spec.loss.name, spec.sampler and spec.sampler.name):
+            spec.set_option(path, value)  # another method's option is not this run's
+    return spec.validate()
+
+
+def parse_set(text):
+    r"""``NAME.KEY=VALUE`` (VALUE in JSON) -> ``(NAME.KEY, value)``."""
+    path, sep, value = text.partition("=")
+    if not sep or "." not in path:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME.KEY=VALUE")
+    try:
+        return path, json.loads(value)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be JSON (strings quoted)")
 
 
 def derived_options(spec, dataset):
@@ -129,6 +148,10 @@ def stale_options(folder, spec, derive=dict):
     saved, now = json.load(open(path)), spec.to_dict()
     derived = None
     out = []
+    for part in ("trainer", "objective"):  # not the budget: a resumed run may get more
+        a, b = saved.get(part, {}), now[part]
+        out += [(part, k, a[k], v) for k, v in b.items() if k != "epochs" and k in a
+                and a[k] != v]
     for part in ("model", "sampler", "loss"):
         a, b = saved.get(part), now[part]
         if (a is None) != (b is None) or (a and a["name"] != b["name"]):
@@ -220,6 +243,11 @@ def main(argv=None):
     p.add_argument("--patience", type=int, default=0,
                    help="stop after this many evaluations without a new best validation "
                         "Recall@20 (0: run every epoch)")
+    p.add_argument("--set", action="append", type=parse_set, default=[],
+                   metavar="NAME.KEY=VALUE",
+                   help="an option for every run it names (trainer.lr=3e-4, "
+                        "objective.reg_weight=1e-3, ssm.tau=0.5; VALUE in JSON), with a "
+                        "--label of its own: a folder that ran other values is refused")
     p.add_argument("--work", default="/tmp/gnnrec-dense/runs")
     p.add_argument("--device", default="cpu",
                    help="where the runs train (a run folder resumes on another device)")
@@ -235,7 +263,8 @@ def main(argv=None):
                "protocol": "random 70/10/20 (data seed 1), every option at its default, test "
                            "at the best validation Recall@20",
                "budget": {"epochs": args.epochs, "eval_every": args.eval_every,
-                          "patience": args.patience}, "rows": {}}
+                          "patience": args.patience},
+               "set": {path: value for path, value in args.set}, "rows": {}}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for encoder in args.encoders.split(","):
         for method in args.methods.split(","):

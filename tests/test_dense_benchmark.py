@@ -75,3 +75,23 @@ def test_a_derived_option_is_compared_by_the_value_it_derives(dense, tmp_path):
     assert dense.stale_options(folder, now, lambda: {"scorer": "cosine"}) == []
     assert dense.stale_options(folder, now, lambda: {"scorer": "dot"}) == [
         ("loss", "scorer", "cosine", "dot")]
+
+
+def test_set_changes_the_runs_it_names_and_a_folder_of_other_values_is_refused(dense, tmp_path):
+    a = args(tmp_path)
+    a.set = [dense.parse_set("trainer.lr=3e-4"), dense.parse_set("ssm.tau=0.5")]
+    ssm, rns = dense.spec_for(a, "lightgcn", "ssm", 0), dense.spec_for(a, "lightgcn", "rns", 0)
+    assert ssm.trainer["lr"] == rns.trainer["lr"] == 3e-4
+    assert ssm.loss.options["tau"] == 0.5 and "tau" not in rns.loss.options
+    folder = str(tmp_path / "run")
+    write(folder, ssm)
+    a.set = [dense.parse_set("trainer.lr=3e-4"), dense.parse_set("trainer.epochs=50")]
+    assert dense.stale_options(folder, dense.spec_for(a, "lightgcn", "ssm", 0)) == [
+        ("loss", "tau", 0.5, None)]  # a longer budget is not another run
+    a.set = []
+    assert ("trainer", "lr", 3e-4, 1e-3) in dense.stale_options(
+        folder, dense.spec_for(a, "lightgcn", "ssm", 0))
+    with pytest.raises(argparse.ArgumentTypeError, match="NAME.KEY=VALUE"):
+        dense.parse_set("lr=1")
+    with pytest.raises(argparse.ArgumentTypeError, match="JSON"):
+        dense.parse_set("ssm.scorer=dot")
