@@ -84,6 +84,7 @@ METHODS = {
     # the papers' cosine where the scorer is now derived (dot on popularity-dominated data)
     "ssm-cos": (None, "ssm", {"scorer": "cosine"}), "dcl-cos": (None, "dcl", {"scorer": "cosine"}),
     "hdccf-cos": (None, "hdccf", {"scorer": "cosine"}),
+    "popdcl-cos": (None, "popdcl", {"scorer": "cosine"}),
     "ssm-sampled": (Component("rns", {"num_negatives": 64}), "ssm", {"in_batch": False}),
     "ssm-sampled-t02": (Component("rns", {"num_negatives": 64}), "ssm",
                         {"in_batch": False, "tau": 0.2}),
@@ -253,6 +254,16 @@ def main(argv=None):
                    help="where the runs train (a run folder resumes on another device)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    named = {"trainer", "objective", *args.encoders.split(",")}
+    for method in args.methods.split(","):
+        if method not in METHODS:
+            p.error(f"--methods: {method!r} is not one of {', '.join(METHODS)}")
+        sampler, loss, _ = METHODS[method]
+        named |= {loss, getattr(sampler, "name", sampler)}
+    for path, _ in args.set:
+        if path.partition(".")[0] not in named:
+            p.error(f"--set {path}: {path.partition('.')[0]} is none of these runs' "
+                    f"encoders, samplers or losses, nor trainer or objective")
     torch.set_num_threads(1)
     dataset = load_dataset(spec_for(args, "mf", "rns", 0).data)
     stats = dataset.stats()

@@ -95,3 +95,13 @@ def test_set_changes_the_runs_it_names_and_a_folder_of_other_values_is_refused(d
         dense.parse_set("lr=1")
     with pytest.raises(argparse.ArgumentTypeError, match="JSON"):
         dense.parse_set("ssm.scorer=dot")
+
+
+def test_set_naming_no_run_is_refused_before_anything_runs(dense, tmp_path, capsys):
+    base = ["d.csv", "--label", "x", "--out", str(tmp_path / "o.json"), "--methods", "rns,ssm"]
+    with pytest.raises(SystemExit):
+        dense.main(base + ["--set", "smm.tau=0.5"])
+    assert "smm is none of these runs'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        dense.main(base[:-1] + ["rns,nope"])
+    assert "'nope' is not one of" in capsys.readouterr().err
