@@ -17,7 +17,6 @@ from torch import Tensor
 from gnnrec.data.density import own_pick_rate
 from gnnrec.data.mostpop import POPULARITY_DOMINATED, most_popular_recall
 from gnnrec.model import scorer_name
-from gnnrec.registry import option_names
 
 NEG_INF = float("-inf")
 
@@ -190,8 +189,8 @@ class DerivedScorer:
     own order among popular items: on two popularity-dominated synthetic
     sets (:math:`P_{20}` 0.37 and 0.34) the dot scorer beat the cosine with
     LightGCN (SSM over three seeds, test Recall@20 -9.0% -> -1.7% against
-    BPR + RNS; DCL -11.4% -> -4.7%), while on 30-core Gowalla
-    (:math:`P_{20}` 0.21) the cosine won (SSM +3.8%, dot +0.8%)
+    BPR + RNS; DCL -11.4% -> -4.7%; PopDCL -9.1% -> -1.7%), while on
+    30-core Gowalla (:math:`P_{20}` 0.21) the cosine won (SSM +3.8%, dot +0.8%)
     (``benchmarks/README.rst`` section 6). The model's scorer follows at
     :meth:`~gnnrec.train.Objective.bind`, and the run prints the choice at
     its start (:func:`cosine_popularity_note`)."""
@@ -218,8 +217,8 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
     r"""The start-of-run note of an in-batch loss on an encoder whose norms
     carry degree (LightGCN) on popularity-dominated data
     (:func:`popularity_dominated`): which scorer a derived one chose and why,
-    or, for a cosine given explicitly or fixed by the loss (PopDCL), that
-    it is known to lose there and what did better. The cosine discards the
+    or, for a cosine given explicitly, that it is known to lose there and
+    what did better. The cosine discards the
     norm, so the model must carry popularity in directions: on the dense
     synthetic set of ``benchmarks/README.rst`` section 6 the cosine
     in-batch losses lost 9-13% to BPR + RNS with LightGCN, and the dot
@@ -244,11 +243,9 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
     if derived:
         return [f"{name}: scorer dot, not cosine: {why} (on such data cosine in-batch losses "
                 f"lost 9-13% to BPR + RNS, dot 0-5%); {name}.scorer=cosine keeps the paper's"]
-    fix = (f"{name}.scorer=dot recovered most of it for SSM (-9% -> -2%) and DCL "
-           "(-11% -> -5%)" if "scorer" in option_names(type(loss)) else
-           "SSM or DCL at their default scorer (dot here), or BPR + RNS, did better there")
     return [f"{name}: {why} (on such data cosine in-batch losses lost 9-13% to BPR + "
-            f"RNS); {fix}"]
+            f"RNS); {name}.scorer=dot recovered most of it (SSM -9% -> -2%, DCL -11% -> -5%, "
+            "PopDCL -9% -> -2%)"]
 
 
 #: an in-batch loss's temperature when none is given: on sparse data, and on

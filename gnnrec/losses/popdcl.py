@@ -7,7 +7,8 @@ from torch import Tensor
 
 from gnnrec.data.density import MAX_OWN_RATE, is_dense, own_pick_rate
 from gnnrec.losses.base import RecLoss
-from gnnrec.losses.inbatch import DerivedTau, covering_note, excluded_mask, kept_count
+from gnnrec.losses.inbatch import (DerivedScorer, DerivedTau, covering_note, excluded_mask,
+                                   kept_count)
 
 
 class _CorrectedNegatives(torch.autograd.Function):
@@ -18,7 +19,7 @@ class _CorrectedNegatives(torch.autograd.Function):
         c_{kj} = \max\Big(\log\big(e^{s_{kj}} - \omega_k e^{s_{kk}}\big)
         - \log(1 - \omega_k),\ -1/\tau\Big),
 
-    from the cosine matrix :math:`f` (:math:`s = f/\tau`) and the positives'
+    from the score matrix :math:`f` (:math:`s = f/\tau`) and the positives'
     logits :math:`s_{kk}`, in one autograd node, with the excluded entries
     given as index lists. No logarithm of the matrix is taken: with a
     per-row shift :math:`m_k \ge \max_j s_{kj}`,
@@ -95,13 +96,13 @@ def use_mask(num_pairs: int, rows: int, cols: int, dim: int) -> bool:
     return num_pairs * dim > rows * cols
 
 
-class PopDCL(DerivedTau, RecLoss):
+class PopDCL(DerivedScorer, DerivedTau, RecLoss):
     r"""Popularity-aware debiased contrastive loss
     (`Liu et al., "PopDCL: Popularity-aware Debiased Contrastive Loss for
     Collaborative Filtering", CIKM 2023
     <https://doi.org/10.1145/3583780.3615009>`_), with in-batch negatives
-    (the other rows' items) and cosine scores :math:`f` on L2-normalised
-    embeddings:
+    (the other rows' items) and scores :math:`f`, the cosine of L2-normalised
+    embeddings (the paper's; the dot product where ``scorer`` derives it):
 
     .. math::
         \mathcal L(u, i) = -\log \frac{e^{[f(u,i) - M^+(u,i)]/\tau}}
@@ -187,13 +188,24 @@ class PopDCL(DerivedTau, RecLoss):
             ``benchmarks/README.rst`` section 6). On sparse data it stays
             (20-core Gowalla: 0.218 with it, 0.216 without). Off is
             :math:`\omega^+ = 0`. (default: :obj:`None`)
+        scorer (str, optional): :math:`f`: ``cosine`` (the paper's Eq. 1)
+            or ``dot``; :obj:`None` derives it as SSM, DCL and HDCCF do
+            (:class:`~gnnrec.losses.inbatch.DerivedScorer`): the dot product
+            with an encoder whose norms carry degree (LightGCN) on
+            popularity-dominated data, the cosine elsewhere. With the dot
+            product Eq. 9's clamp at :math:`e^{-1/\tau}` is a floor, not the
+            scores' minimum. (default: :obj:`None`)
     """
-    summary = "PopDCL: cosine in-batch contrastive loss with popularity-aware M+ / M- corrections"
+    summary = "PopDCL: in-batch contrastive loss with popularity-aware M+ / M- corrections"
     negatives = "in_batch"
 
     def __init__(self, tau: Optional[float] = None, exclude_observed: bool = True,
-                 logq: bool = True, negative_correction: Optional[bool] = None):
-        super().__init__("cosine")
+                 logq: bool = True, negative_correction: Optional[bool] = None,
+                 scorer: Optional[str] = None):
+        if scorer not in (None, "cosine", "dot"):
+            raise ValueError(f"scorer must be cosine or dot, got {scorer!r}")
+        super().__init__(scorer or "cosine")
+        self.requested_scorer = scorer
         self._init_tau(tau)
         self.exclude_observed = bool(exclude_observed)
         self.logq = bool(logq)
@@ -264,7 +276,7 @@ class PopDCL(DerivedTau, RecLoss):
     def corrections(self, users: Tensor, items: Tensor, scores: Tensor,
                     excluded: Optional[Tensor] = None):
         r"""``(M_plus (B,), omega_plus (B,))`` for the batch, from the
-        ``(B, B)`` cosine score matrix (diagonal positives) and the
+        ``(B, B)`` score matrix (diagonal positives) and the
         :meth:`excluded` indicator (``None``: only the diagonal)."""
         B = len(users)
         if excluded is None:
@@ -291,8 +303,10 @@ class PopDCL(DerivedTau, RecLoss):
         if B < 2:  # no in-batch negative (e.g. a last batch of one row): nothing to contrast
             return user.sum() * 0.0
         tau = self.tau
-        un, pn = F.normalize(user, dim=-1), F.normalize(pos, dim=-1)
-        scores = un @ pn.t()  # (B, B) cosine, diagonal positive
+        un, pn = user, pos
+        if self.scorer_name == "cosine":
+            un, pn = F.normalize(user, dim=-1), F.normalize(pos, dim=-1)
+        scores = un @ pn.t()  # (B, B) f, diagonal positive
         rows, cols = self.excluded_pairs(users, items)
         kept = B - torch.bincount(rows, minlength=B)
         w = None  # logq: each in-batch negative weighs 1 / q_j (at most 1)

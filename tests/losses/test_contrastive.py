@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gnnrec.data.graph import RecGraph
 from gnnrec.losses import DCL, HDCCF, SSM, PopDCL
@@ -710,20 +711,18 @@ def test_in_batch_loss_on_lightgcn_says_which_scorer_on_popularity_dominated_dat
     lightgcn = LightGCN(popular.num_users, popular.num_items, 8)
     lines = note(lightgcn, loss(), popular)
     assert len(lines) == 1 and "discards" in lines[0]
-    if loss is PopDCL:  # cosine only: known to lose, names what did better
-        assert "did better" in lines[0]
-    else:  # derived: says what it chose and the override
-        assert "scorer dot, not cosine" in lines[0] and "scorer=cosine" in lines[0]
-        cosine = note(lightgcn, loss(scorer="cosine"), popular)
-        assert len(cosine) == 1 and "scorer=dot recovered" in cosine[0]
-        assert note(lightgcn, loss(scorer="dot"), popular) == []
+    # derived: says what it chose and the override
+    assert "scorer dot, not cosine" in lines[0] and "scorer=cosine" in lines[0]
+    cosine = note(lightgcn, loss(scorer="cosine"), popular)
+    assert len(cosine) == 1 and "scorer=dot recovered" in cosine[0]
+    assert note(lightgcn, loss(scorer="dot"), popular) == []
     assert note(MF(popular.num_users, popular.num_items, 8), loss(), popular) == []
     assert note(LightGCN(popular.num_users, popular.num_items, 8, num_layers=0), loss(),
                 popular) == []
     assert note(LightGCN(flat.num_users, flat.num_items, 8), loss(), flat) == []
 
 
-@pytest.mark.parametrize("loss", [SSM, DCL, HDCCF], ids=lambda x: x.__name__)
+@pytest.mark.parametrize("loss", [SSM, DCL, HDCCF, PopDCL], ids=lambda x: x.__name__)
 def test_derived_scorer_is_dot_only_where_degree_norms_meet_popularity_dominated_data(loss):
     from gnnrec.nn import LightGCN
     from gnnrec.nn.scorers import Cosine, Dot
@@ -751,3 +750,42 @@ def test_derived_scorer_is_dot_only_where_degree_norms_meet_popularity_dominated
     # the derived dot ranks as the model scores: a checkpoint rebuilds it
     objective = Objective(lightgcn(popular), None, loss()).bind(popular)
     assert objective.model.spec()["scorer"] == "dot"
+
+
+@pytest.mark.parametrize("correction", [False, True])
+def test_popdcl_dot_scorer_is_its_cosine_loss_on_unit_embeddings_and_uses_the_norms(correction):
+    r"""Eq. 1-9 with :math:`f` the dot product: on unit-norm embeddings the
+    dot product is the cosine, so the two scorers give one loss and one
+    gradient; off the unit sphere only the dot-scored loss changes when
+    the embeddings are rescaled (the cosine is scale-free)."""
+    graph = random_graph(30, 40, 0.2, seed=3)
+    g = torch.Generator().manual_seed(0)
+    users, items = graph.user[:24], graph.item[:24]
+    user = torch.randn(24, 8, generator=g)
+    pos = torch.randn(24, 8, generator=g)
+    losses = {}
+    for name in ("cosine", "dot"):
+        loss = PopDCL(tau=0.2, negative_correction=correction, scorer=name)
+        loss.bind(graph)
+        losses[name] = loss
+    un = F.normalize(user, dim=-1).requires_grad_()
+    pn = F.normalize(pos, dim=-1).requires_grad_()
+    un2, pn2 = un.detach().clone().requires_grad_(), pn.detach().clone().requires_grad_()
+    a = losses["cosine"](un, pn, users=users, items=items)
+    b = losses["dot"](un2, pn2, users=users, items=items)
+    torch.testing.assert_close(a, b)
+    a.backward()
+    b.backward()
+    # the cosine's gradient has no radial part; the dot's does, so compare tangential parts
+    tangent = lambda x, gr: gr - (gr * x).sum(-1, keepdim=True) * x  # noqa: E731
+    torch.testing.assert_close(tangent(un, un.grad), tangent(un2, un2.grad))
+    torch.testing.assert_close(tangent(pn, pn.grad), tangent(pn2, pn2.grad))
+    cos = losses["cosine"](user, pos, users=users, items=items)
+    torch.testing.assert_close(losses["cosine"](3 * user, pos, users=users, items=items), cos)
+    dot = losses["dot"](user, pos, users=users, items=items)
+    assert not torch.allclose(losses["dot"](3 * user, pos, users=users, items=items), dot)
+
+
+def test_popdcl_takes_only_the_scorers_its_equations_are_written_for():
+    with pytest.raises(ValueError, match="cosine or dot"):
+        PopDCL(scorer="modulated")
