@@ -6,10 +6,11 @@ popularity third of the positive item.
     python benchmarks/dcl_clamp.py RUN [RUN ...] --omega 0.05 \
         --out benchmarks/results/dense/dcl_clamp_g30.json
 
-For each run folder (``best.pt``), ``--batches`` batches of 2048 training
-pairs are drawn as training draws them and scored with the trained model
-under :class:`~gnnrec.losses.DCL` at ``--omega`` (its other options at
-their defaults). The head / mid / tail thirds split the training
+For each run folder (``best.pt``, or ``--checkpoint last.pt``),
+``--batches`` batches of 2048 training pairs are drawn as training draws
+them and scored with the trained model under :class:`~gnnrec.losses.DCL` at
+``--omega`` (its other options at their defaults, its scorer the model's).
+The head / mid / tail thirds split the training
 interactions in three, most popular items first (as the evaluation's
 item groups do).
 """
@@ -26,6 +27,7 @@ import gnnrec
 import gnnrec.losses.hdccf as hdccf
 from gnnrec.bench import provenance
 from gnnrec.losses import DCL
+from gnnrec.model import scorer_name
 
 
 def thirds(degree):
@@ -37,7 +39,7 @@ def thirds(degree):
     return group
 
 
-def measure(run, omega, batches, batch_size=2048):
+def measure(run, omega, batches, batch_size=2048, checkpoint="best.pt"):
     clamped = []
     debiased = hdccf.debiased_from_lse
 
@@ -46,12 +48,14 @@ def measure(run, omega, batches, batch_size=2048):
         clamped.append(out <= math.log(q) - 1.0 / tau + 1e-6)
         return out
 
-    model = gnnrec.load(os.path.join(run, "best.pt"))
+    model = gnnrec.load(os.path.join(run, checkpoint))
     model.eval()
     graph = model.graph
     group = thirds(graph.item_degree)
     loss = DCL(omega=omega)
     loss.bind(graph)
+    if loss.scorer_name != scorer_name(model.scorer):  # a derived scorer: the model's
+        loss.use_scorer(model)
     gen = torch.Generator().manual_seed(0)
     groups, cosines = [], []
     hdccf.debiased_from_lse = spy
@@ -69,7 +73,7 @@ def measure(run, omega, batches, batch_size=2048):
         hdccf.debiased_from_lse = debiased
     c, g, cos = torch.cat(clamped).float(), torch.cat(groups), torch.cat(cosines)
     names = ("head", "mid", "tail")
-    return {"run": run, "omega": omega, "clamped": float(c.mean()),
+    return {"run": run, "checkpoint": checkpoint, "omega": omega, "clamped": float(c.mean()),
             "clamped_by_third": {n: float(c[g == k].mean()) for k, n in enumerate(names)},
             "positive_cosine_by_third": {n: float(cos[g == k].mean())
                                          for k, n in enumerate(names)}}
@@ -81,16 +85,19 @@ def main(argv=None):
     p.add_argument("runs", nargs="+", help="run folders with best.pt")
     p.add_argument("--omega", type=float, default=DCL().omega_item)
     p.add_argument("--batches", type=int, default=5)
+    p.add_argument("--checkpoint", default="best.pt",
+                   help="which of each run's checkpoints (last.pt: where training stopped)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for run in args.runs:
-        r = measure(run, args.omega, args.batches)
+        r = measure(run, args.omega, args.batches, checkpoint=args.checkpoint)
         rows.append(r)
         cos = r["positive_cosine_by_third"]
-        print(f"{run}: rows clamped at omega {args.omega}: {r['clamped']:.3f}; positives' "
-              f"cosine head {cos['head']:.2f} mid {cos['mid']:.2f} tail {cos['tail']:.2f}",
+        print(f"{run} ({args.checkpoint}): rows clamped at omega {args.omega}: "
+              f"{r['clamped']:.3f}; positives' cosine head {cos['head']:.2f} "
+              f"mid {cos['mid']:.2f} tail {cos['tail']:.2f}",
               flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -189,7 +189,7 @@ class DerivedScorer:
     own order among popular items: on two popularity-dominated synthetic
     sets (:math:`P_{20}` 0.37 and 0.34) the dot scorer beat the cosine with
     LightGCN (SSM over three seeds, test Recall@20 -9.0% -> -1.7% against
-    BPR + RNS; DCL -11.4% -> -4.7%; PopDCL -9.1% -> -1.7%), while on
+    BPR + RNS; DCL -11.4% -> -1.6%; PopDCL -9.1% -> -1.7%), while on
     30-core Gowalla (:math:`P_{20}` 0.21) the cosine won (SSM +3.8%, dot +0.8%)
     (``benchmarks/README.rst`` section 6). The model's scorer follows at
     :meth:`~gnnrec.train.Objective.bind`, and the run prints the choice at
@@ -223,7 +223,7 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
     synthetic set of ``benchmarks/README.rst`` section 6 the cosine
     in-batch losses lost 9-13% to BPR + RNS with LightGCN, and the dot
     scorer recovered most of it (three seeds: SSM -9.0% to -1.7%, DCL -11.4%
-    to -4.7%); on 30-core Gowalla (:math:`P_{20}` 0.21) the cosine wins
+    to -1.6%, PopDCL -9.1% to -1.7%); on 30-core Gowalla (:math:`P_{20}` 0.21) the cosine wins
     (SSM +3.8%; dot, seed 0, +0.8%)."""
     if loss.negatives != "in_batch":
         return []
@@ -242,9 +242,9 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
            "scorer discards")
     if derived:
         return [f"{name}: scorer dot, not cosine: {why} (on such data cosine in-batch losses "
-                f"lost 9-13% to BPR + RNS, dot 0-5%); {name}.scorer=cosine keeps the paper's"]
+                f"lost 9-13% to BPR + RNS, dot 0-2%); {name}.scorer=cosine keeps the paper's"]
     return [f"{name}: {why} (on such data cosine in-batch losses lost 9-13% to BPR + "
-            f"RNS); {name}.scorer=dot recovered most of it (SSM -9% -> -2%, DCL -11% -> -5%, "
+            f"RNS); {name}.scorer=dot recovered most of it (SSM -9% -> -2%, DCL -11% -> -2%, "
             "PopDCL -9% -> -2%)"]
 
 
