@@ -133,9 +133,11 @@ def _cases():
     from gnnrec.losses import LOSSES
 
     yield "ssm", None, {}
+    yield "ssm", None, {"scorer": "dot"}
     for name, cls in LOSSES.items():
         if cls.negatives == "in_batch":
             yield name, None, {}
+            yield name, None, {"scorer": "dot"}  # the scorer derived on popularity-dominated data
     yield "hdccf", None, {"scorer": "modulated"}
     for sampler in SAMPLERS:
         yield "bpr", sampler, {}
