@@ -190,8 +190,8 @@ class DerivedScorer:
     sets (:math:`P_{20}` 0.37 and 0.34) the dot scorer beat the cosine with
     LightGCN (SSM over three seeds, test Recall@20 -9.0% -> -1.7% against
     BPR + RNS; DCL -11.4% -> -1.6%; PopDCL -9.1% -> -1.7%), while on
-    30-core Gowalla (:math:`P_{20}` 0.21) the cosine won (SSM +3.8%, dot +0.8%)
-    (``benchmarks/README.rst`` section 6). The model's scorer follows at
+    30-core Gowalla (:math:`P_{20}` 0.21) the cosine won (SSM +3.8%, dot
+    +0.8%) (``benchmarks/README.rst`` section 6). The model's scorer follows at
     :meth:`~gnnrec.train.Objective.bind`, and the run prints the choice at
     its start (:func:`cosine_popularity_note`)."""
 
@@ -223,8 +223,8 @@ def cosine_popularity_note(encoder, loss, graph) -> List[str]:
     synthetic set of ``benchmarks/README.rst`` section 6 the cosine
     in-batch losses lost 9-13% to BPR + RNS with LightGCN, and the dot
     scorer recovered most of it (three seeds: SSM -9.0% to -1.7%, DCL -11.4%
-    to -1.6%, PopDCL -9.1% to -1.7%); on 30-core Gowalla (:math:`P_{20}` 0.21) the cosine wins
-    (SSM +3.8%; dot, seed 0, +0.8%)."""
+    to -1.6%, PopDCL -9.1% to -1.7%); on 30-core Gowalla (:math:`P_{20}`
+    0.21) the cosine wins (SSM +3.8%; dot, seed 0, +0.8%)."""
     if loss.negatives != "in_batch":
         return []
     choose = getattr(loss, "scorer_for", None)
