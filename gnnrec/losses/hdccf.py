@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gnnrec.data.density import own_pick_rate
+from gnnrec.data.density import class_prior, own_pick_rate
 from gnnrec.losses.base import RecLoss
 from gnnrec.losses.inbatch import (TAU_MAX_OWN_RATE, DerivedScorer, DerivedTau, covering_note,
                                    excluded_mask, kept_count, masked_lse, masked_lse_mm,
@@ -79,6 +79,11 @@ def debiased_from_lse(lse: Tensor, count: Tensor, pos: Tensor, omega: float, q: 
     return torch.maximum(log_f, torch.full_like(log_f, bound))
 
 
+#: the largest :math:`\omega^+` a derived one takes (:meth:`HDCCF.omega_for`): the
+#: validation choice over 0.05 (and, with LightGCN, over 0) on 20- and 30-core Gowalla,
+#: where the data's class prior is at or above it (``benchmarks/README.rst`` section 6)
+OMEGA_CAP = 0.01
+
 #: above this :math:`r(16)` (:func:`~gnnrec.data.density.own_pick_rate`) HDCCF leaves
 #: out its negative users and its auxiliary terms by default: the temperature's
 #: threshold (:data:`~gnnrec.losses.inbatch.TAU_MAX_OWN_RATE`), as on 25-core Gowalla
@@ -148,15 +153,18 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             + RNS's 0.197 (``benchmarks/README.rst`` sections 5 and 6).
             (default: :obj:`None`)
         num_neighbors (int, optional): :math:`P \ge 1`. (default: :obj:`2`)
-        omega_item (float, optional): :math:`\omega^+_i` in ``[0, 1)``.
-            0.01, as DCL's: the validation choice over 0.05 on two of three
-            sets, seed 0 (``benchmarks/README.rst`` section 6): LightGCN,
-            20-core Gowalla, 12 epochs, 0.179 against 0.176, and 30-core
-            Gowalla without negative users, 0.221 against 0.200; MF on the
-            dense synthetic set, without negative users, preferred 0.05
-            (0.420 against 0.408). (default: :obj:`0.01`)
+        omega_item (float, optional): :math:`\omega^+_i` in ``[0, 1)``;
+            :obj:`None` derives it as :class:`DCL`'s ``omega``: the data's
+            class prior (:func:`~gnnrec.data.density.class_prior`) up to
+            :data:`OMEGA_CAP`, 0.01, which was the validation choice over
+            0.05 on two of three sets, seed 0 (``benchmarks/README.rst``
+            section 6): LightGCN, 20-core Gowalla, 12 epochs, 0.179 against
+            0.176, and 30-core Gowalla without negative users, 0.221 against
+            0.200; MF on the dense synthetic set, without negative users,
+            preferred 0.05 (0.420 against 0.408). (default: :obj:`None`)
         omega_user (float, optional): :math:`\omega^+_u` in ``[0, 1)``,
-            chosen with ``omega_item``. (default: :obj:`0.01`)
+            derived likewise from the users' side (``side="user"``).
+            (default: :obj:`None`)
         lambda_u (float, optional): weight of the user-user loss, ``>= 0``.
             :obj:`None` is 0.1, except where ``user_negatives`` is derived
             off (:data:`DENSE_MAX_OWN_RATE`), where it is 0 and the run says
@@ -217,8 +225,8 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
     negatives = "in_batch"
 
     def __init__(self, tau: Optional[float] = None, num_neighbors: int = 2,
-                 omega_item: float = 0.01,
-                 omega_user: float = 0.01, lambda_u: Optional[float] = None,
+                 omega_item: Optional[float] = None,
+                 omega_user: Optional[float] = None, lambda_u: Optional[float] = None,
                  lambda_i: Optional[float] = None,
                  user_negatives: Optional[bool] = None, debias: bool = True, logq: bool = True,
                  scorer: Optional[str] = None):
@@ -228,13 +236,15 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
         if num_neighbors < 1:
             raise ValueError(f"num_neighbors must be >= 1, got {num_neighbors}")
         for name, w in (("omega_item", omega_item), ("omega_user", omega_user)):
-            if not 0.0 <= w < 1.0:
+            if w is not None and not 0.0 <= w < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {w}")
         for name, lam in (("lambda_u", lambda_u), ("lambda_i", lambda_i)):
             if lam is not None and lam < 0:
                 raise ValueError(f"{name} must be >= 0, got {lam}")
         self.P = int(num_neighbors)
-        self.omega_item, self.omega_user = float(omega_item), float(omega_user)
+        #: :math:`\omega^+_i, \omega^+_u` as given (``None``: derived at :meth:`bind`)
+        self.omegas = tuple(None if w is None else float(w) for w in (omega_item, omega_user))
+        self.omega_item, self.omega_user = (OMEGA_CAP if w is None else w for w in self.omegas)
         #: the weights as given (``None``: derived at :meth:`bind`)
         self.lambdas = tuple(None if lam is None else float(lam) for lam in (lambda_u, lambda_i))
         self.lambda_u, self.lambda_i = (LAMBDA if lam is None else lam for lam in self.lambdas)
@@ -258,8 +268,37 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             return False
         return float(own_pick_rate(graph, [16])[0]) > DENSE_MAX_OWN_RATE
 
+    def omega_for(self, graph) -> Tuple[float, float]:
+        r""":math:`(\omega^+_i, \omega^+_u)` on ``graph``: each as given, or
+        the data's class prior (:func:`~gnnrec.data.density.class_prior`)
+        up to :data:`OMEGA_CAP`."""
+        return tuple(min(OMEGA_CAP, class_prior(graph, side)) if w is None else w
+                     for w, side in zip(self.omegas, ("item", "user")))
+
+    #: the option names of :math:`(\omega^+_i, \omega^+_u)` (:class:`DCL` has one)
+    OMEGA_OPTIONS = ("omega_item", "omega_user")
+
+    def omega_note(self, graph) -> List[str]:
+        r"""The start-of-run line saying which :math:`\omega^+` was derived."""
+        name, out = type(self).__name__.lower(), []
+        derived = self.omega_for(graph)
+        sides = [("item", "a uniform item is one of a row's user's items"),
+                 ("user", "a uniform user is one of a row's item's users")]
+        for option, given, value, (side, what) in zip(self.OMEGA_OPTIONS, self.omegas, derived,
+                                                      sides):
+            if given is not None or option is None or (side == "user"
+                                                       and not self.contrasts_users):
+                continue
+            prior = f"class prior {class_prior(graph, side):.2%}: how often {what}"
+            why = (f"the data's {prior}; a larger omega+ sends the debiased negative score "
+                   f"(Eq. 15) to its clamp (Eq. 16), where a row's negatives get no gradient"
+                   if value < OMEGA_CAP else f"its cap; the data's {prior}")
+            out.append(f"{name}: {option} {value:.2g}, {why}; set {name}.{option} to override")
+        return out
+
     def bind(self, graph) -> None:
         self._bind_tau(graph)
+        self.omega_item, self.omega_user = self.omega_for(graph)
         dense = self._is_dense(graph)
         self.contrasts_users = self.user_negatives is not False and not self._drops_users(dense)
         derived = 0.0 if self._drops_aux(dense) else LAMBDA
@@ -316,7 +355,7 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
 
     def advice(self, graph, batch_size: int) -> List[str]:
         name = type(self).__name__.lower()
-        notes = self.tau_note(graph)
+        notes = self.tau_note(graph) + self.omega_note(graph)
         notes += [] if self.logq else covering_note(
             name, graph, batch_size, f"{name}.logq=true corrects for it (dense synthetic "
                                      f"set, MF, DCL: Recall@20 0.055 -> 0.316)")
@@ -451,26 +490,35 @@ class DCL(HDCCF):
             section 6 chose 0.2. (default: :obj:`None`)
         omega (float, optional): :math:`\omega^+` in ``[0, 1)``, the
             chance that an unobserved negative is a missing positive (the
-            observed ones are already left out). 0.01 was chosen on
-            validation across sparse and dense data (``benchmarks/README.rst``
-            section 6): validation Recall@20 at 0.01 / 0.05 on 20-core
-            Gowalla 0.169 / 0.161 (LightGCN, without logQ), on 30-core Gowalla 0.234 /
-            0.201 (LightGCN) and 0.235 / 0.213 (MF), on the dense synthetic
-            set 0.428 / 0.432 (MF). At 0.05 the debiased score of Eq. 15
-            reaches its clamp (Eq. 16) on 12% of the rows, which then lose
-            their negatives' gradient, and LightGCN stops ranking popular
-            items above others (30-core Gowalla: head share 0.34 against
-            0.56 at 0.01). The held-out share of its negatives measured 0.005
-            (20-core Gowalla) to 0.047 (dense synthetic set; a lower bound,
-            ``benchmarks/omega.py``). (default: :obj:`0.01`)
+            observed ones are already left out); :obj:`None` derives it: the
+            data's class prior (:func:`~gnnrec.data.density.class_prior`, how
+            often a uniform item is one of a row's user's items) up to
+            :data:`OMEGA_CAP`, 0.01. The cap was chosen on validation across
+            sparse and dense data (``benchmarks/README.rst`` section 6):
+            validation Recall@20 at 0.01 / 0.05 on 20-core Gowalla 0.169 /
+            0.161 (LightGCN, without logQ), on 30-core Gowalla 0.234 / 0.201
+            (LightGCN) and 0.235 / 0.213 (MF), on the dense synthetic set
+            0.428 / 0.432 (MF); there the class prior is 0.01-0.08, so the
+            cap is what they get. Above the class prior the debiased score of
+            Eq. 15 reaches its clamp (Eq. 16) on many rows, which then lose
+            their negatives' gradient: at 0.05, 12% of the rows on 30-core
+            Gowalla (LightGCN stops ranking popular items above others: head
+            share 0.34 against 0.56 at 0.01); at 0.01 on the full Gowalla
+            split (class prior 0.0017, tau 0.1), 54% of the rows after four
+            epochs, and validation Recall@20 stalls (0.155 at epoch 8 against
+            0.187 at 0; section 5). The held-out share of its negatives
+            measured 0.005 (20-core Gowalla) to 0.047 (dense synthetic set; a
+            lower bound, ``benchmarks/omega.py``), 0.44-0.58 times the class
+            prior. (default: :obj:`None`)
         num_neighbors (int, optional): :math:`P`. (default: :obj:`1`)
         logq (bool, optional): as :class:`HDCCF`'s. (default: :obj:`True`)
         scorer (str, optional): ``cosine``, ``dot`` or ``modulated``;
             :obj:`None` derives it as :class:`HDCCF`'s. (default: :obj:`None`)
     """
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
+    OMEGA_OPTIONS = ("omega", None)
 
-    def __init__(self, tau: Optional[float] = None, omega: float = 0.01,
+    def __init__(self, tau: Optional[float] = None, omega: Optional[float] = None,
                  num_neighbors: int = 1,
                  logq: bool = True, scorer: Optional[str] = None):
         super().__init__(tau=tau, num_neighbors=num_neighbors, omega_item=omega, omega_user=0.0,

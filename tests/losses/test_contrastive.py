@@ -602,6 +602,61 @@ def test_in_batch_temperature_is_derived_where_hard_negatives_are_often_own_item
     assert fixed.tau == 0.5 and not any("tau" in n for n in fixed.advice(dense, 256))
 
 
+def test_class_prior_is_how_often_a_uniform_item_is_one_of_a_rows_users_items():
+    from gnnrec.data.density import class_prior
+
+    g = random_graph(30, 50, 0.2, seed=3)
+    train = set(zip(g.user.tolist(), g.item.tolist()))
+    # over the rows (training edges), the share of all items that the row's user has
+    by_rows = np.mean([sum((u, j) in train for j in range(g.num_items)) / g.num_items
+                       for u in g.user.tolist()])
+    assert class_prior(g) == pytest.approx(by_rows, rel=1e-12)
+    by_items = np.mean([sum((v, i) in train for v in range(g.num_users)) / g.num_users
+                        for i in g.item.tolist()])
+    assert class_prior(g, "user") == pytest.approx(by_items, rel=1e-12)
+    # rows weigh users by degree: above the plain density unless all degrees are equal
+    assert class_prior(g) > g.num_edges / (g.num_users * g.num_items)
+    with pytest.raises(ValueError, match="side"):
+        class_prior(g, "edge")
+
+
+@pytest.mark.parametrize("cls,option", [(DCL, "omega"), (HDCCF, "omega_item")])
+def test_omega_is_derived_from_the_class_prior_up_to_its_cap(cls, option):
+    from gnnrec.data.density import class_prior
+    from gnnrec.losses.hdccf import OMEGA_CAP
+
+    dense, sparse = dense_and_sparse()
+    prior = class_prior(sparse)
+    assert prior < OMEGA_CAP < class_prior(dense)
+    loss = cls()
+    assert loss.omega_item == OMEGA_CAP  # before binding
+    loss.bind(sparse)
+    assert loss.omega_item == pytest.approx(prior)
+    (note,) = [n for n in loss.advice(sparse, 256) if f" {option} " in n]
+    assert f"class prior {prior:.2%}" in note and f"{cls.__name__.lower()}.{option}" in note
+    assert "clamp" in note
+    loss.bind(dense)
+    assert loss.omega_item == OMEGA_CAP
+    (note,) = [n for n in loss.advice(dense, 256) if f" {option} " in n]
+    assert "its cap" in note
+    given = cls(**{option: 0.05})
+    given.bind(sparse)
+    assert given.omega_item == 0.05 and not any(f" {option} " in n
+                                                for n in given.advice(sparse, 256))
+
+
+def test_hdccf_derives_its_users_omega_from_the_users_side():
+    from gnnrec.data.density import class_prior
+
+    _, sparse = dense_and_sparse()
+    loss = HDCCF()
+    loss.bind(sparse)
+    assert loss.contrasts_users
+    assert loss.omega_user == pytest.approx(class_prior(sparse, "user"))
+    assert any(" omega_user " in n for n in loss.advice(sparse, 256))
+    assert DCL().omega_user == 0.0  # DCL has no negative users
+
+
 @pytest.mark.parametrize("cls", [SSM, DCL, HDCCF, PopDCL])
 def test_temperature_turns_at_half_the_hard_samplers_rate(cls):
     # 25-core Gowalla's case: own items are 1/16-1/8 of the hardest of 16 uniform
