@@ -122,8 +122,8 @@ def parse_set(text):
 
 def derived_options(spec, dataset):
     r"""``{option: value}`` of the loss options that ``spec`` leaves to be
-    derived from the data (``None``: the scorer, the temperature), as a run
-    on ``dataset`` derives them."""
+    derived from the data (``None``: the scorer, the temperature, DCL's and
+    HDCCF's :math:`\omega^+`), as a run on ``dataset`` derives them."""
     objective = spec.build(dataset.num_users, dataset.num_items)
     loss, graph = objective.loss, RecGraph.from_dataset(dataset)
     out = {}
@@ -131,6 +131,9 @@ def derived_options(spec, dataset):
         out["scorer"] = loss.scorer_for(objective.encoder, graph)
     if getattr(loss, "requested_tau", "given") is None and loss._derives_tau():
         out["tau"] = loss._tau_for(graph)[0]
+    if hasattr(loss, "omega_for"):
+        derived = loss.omega_for(graph)
+        out.update({k: v for k, v in zip(loss.OMEGA_OPTIONS, derived) if k is not None})
     return out
 
 

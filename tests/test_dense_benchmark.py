@@ -105,3 +105,30 @@ def test_set_naming_no_run_is_refused_before_anything_runs(dense, tmp_path, caps
     with pytest.raises(SystemExit):
         dense.main(base[:-1] + ["rns,nope"])
     assert "'nope' is not one of" in capsys.readouterr().err
+
+
+def test_a_folder_that_ran_dcl_at_the_omega_now_derived_is_not_stale(
+        dense, tmp_path, tiny_dataset_dir):
+    from gnnrec.data.density import class_prior
+    from gnnrec.data.graph import RecGraph
+    from gnnrec.data.loading import DataSpec, load_dataset
+    from gnnrec.losses.hdccf import OMEGA_CAP
+
+    a = args(tmp_path)
+    a.data = tiny_dataset_dir
+    dataset = load_dataset(DataSpec(path=tiny_dataset_dir, split="random", test_frac=0.2,
+                                    val_frac=0.1, seed=1))
+    now = dense.spec_for(a, "mf", "dcl", 0)
+    assert now.loss.options["omega"] is None
+    derived = dense.derived_options(now, dataset)
+    expect = min(OMEGA_CAP, class_prior(RecGraph.from_dataset(dataset)))
+    assert derived["omega"] == pytest.approx(expect)
+    folder = str(tmp_path / "run")
+    for value, stale in ((expect, False), (0.05, True)):
+        saved = now.to_dict()
+        saved["loss"]["options"]["omega"] = value  # ran when omega+ was a constant
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump(saved, f)
+        found = dense.stale_options(folder, now, lambda: derived)
+        assert bool(found) == stale
