@@ -89,6 +89,9 @@ ROWS = {
     # their derived default on sparse data); the rows above ran at 0.2 and plateaued
     "lightgcn-dcl-tau01": ("lightgcn", None, "dcl", {"dcl.tau": 0.1, "dcl.omega": 0.01}, 2, 10),
     "lightgcn-popdcl-tau01": ("lightgcn", None, "popdcl", {"popdcl.tau": 0.1}, 2, 10),
+    # DCL at its defaults: tau 0.1 and omega+ the split's class prior (0.0017), derived; at
+    # 0.01 half its rows sat at the clamp and the row above stalled
+    "lightgcn-dcl-defaults": ("lightgcn", None, "dcl", {}, 2, 10),
     "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
     "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
     "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
