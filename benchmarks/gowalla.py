@@ -92,6 +92,8 @@ ROWS = {
     # DCL at its defaults: tau 0.1 and omega+ the split's class prior (0.0017), derived; at
     # 0.01 half its rows sat at the clamp and the row above stalled
     "lightgcn-dcl-defaults": ("lightgcn", None, "dcl", {}, 2, 10),
+    # HDCCF likewise (tau 0.1; omega+ 0.0017 items, 0.0023 users); the row above ran at 0.2
+    "lightgcn-hdccf-defaults": ("lightgcn", None, "hdccf", {}, 2, 10),
     "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
     "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
     "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
