@@ -582,8 +582,14 @@ def main(argv=None):
             if row not in ROWS:
                 p.error(f"unknown row {row!r}")
         os.makedirs(os.path.join(args.out, args.group), exist_ok=True)
-    {"select": cmd_select, "refit": cmd_refit, "cut": cmd_cut,
-     "summarize": cmd_summarize}[args.cmd](args)
+    try:
+        {"select": cmd_select, "refit": cmd_refit, "cut": cmd_cut,
+         "summarize": cmd_summarize}[args.cmd](args)
+    except KeyboardInterrupt:  # a run's last.pt holds its last completed epoch
+        if args.cmd in ("select", "refit"):
+            print("\ninterrupted: each run folder's last.pt holds its last completed epoch; "
+                  "the same command resumes them", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

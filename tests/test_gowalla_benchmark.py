@@ -101,3 +101,16 @@ def test_a_run_resumes_under_its_own_spec_after_a_default_changed(tmp_path, gowa
     assert epochs[-1] == 2
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["loss"]["options"]["scorer"] is None  # it went on under its own spec
+
+
+def test_an_interrupted_select_says_it_resumes_without_a_traceback(tmp_path, gowalla, capsys,
+                                                                   monkeypatch):
+    def stopped(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gowalla, "cmd_select", stopped)
+    with pytest.raises(SystemExit) as e:
+        gowalla.main(["select", "--rows", "lightgcn-rns", "--out", str(tmp_path)])
+    assert e.value.code == 130
+    err = capsys.readouterr().err
+    assert "last.pt holds its last completed epoch" in err and "Traceback" not in err
