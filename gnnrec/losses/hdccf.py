@@ -166,8 +166,8 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             derived likewise from the users' side (``side="user"``).
             (default: :obj:`None`)
         lambda_u (float, optional): weight of the user-user loss, ``>= 0``.
-            :obj:`None` is 0.1, except where ``user_negatives`` is derived
-            off (:data:`DENSE_MAX_OWN_RATE`), where it is 0 and the run says
+            :obj:`None` is 0.1, except on dense data (:math:`r(16)` above
+            :data:`DENSE_MAX_OWN_RATE`), where it is 0 and the run says
             so at its start: there the auxiliary terms lost on validation
             Recall@20 (seed 0, ``benchmarks/README.rst`` section 6; without
             negative users): the dense synthetic set, MF, 0.420 with them
@@ -177,19 +177,20 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             negatives a row. (default: :obj:`None`)
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
             derived with ``lambda_u``. (default: :obj:`None`)
-        user_negatives (bool, optional): include negative users
-            :math:`F^u`. :obj:`None` includes them except where the most
-            popular of 16 uniform candidates is a user's own item more than
-            1/16 of the time (:data:`DENSE_MAX_OWN_RATE`, the temperature's
-            threshold); the run says so at its start. There each batch item, drawn by
-            popularity, is pushed away from the other rows' users, many of
-            whom would take it: test Recall@20 with them and without, seed
-            0, against BPR + RNS (``benchmarks/README.rst`` section 6): the
-            dense synthetic set, MF, 0.164 and 0.388 (0.399); 30-core
-            Gowalla, LightGCN, 0.185 and 0.208 (0.235); on 25-core Gowalla
-            (:math:`r(16)` 0.088), LightGCN, validation 0.233 with them and
-            0.254 without at each's best (test 0.238 and 0.259; 0.268).
-            (default: :obj:`None`)
+        user_negatives (bool, optional): include the negative users
+            :math:`F^u` of Eq. 1. Off by default, and the run says so at its
+            start: each batch item, drawn by popularity, is pushed away from
+            the other rows' users, many of whom would take it, and they lost
+            on every set measured, sparse and dense (seed 0, LightGCN
+            unless said; ``benchmarks/README.rst`` sections 5 and 6), with
+            them and without: validation Recall@20 on 20-core Gowalla
+            (0.8% density; 12 epochs) 0.183 and 0.214, on full
+            Gowalla (epoch 8) 0.161 and 0.183, on 25-core Gowalla 0.233 and
+            0.254; test on 30-core Gowalla 0.185 and 0.208, on the dense
+            synthetic set (MF) 0.164 and 0.388. :obj:`None` is the earlier
+            default, kept so that runs saved with it resume unchanged: on
+            unless :math:`r(16)` is above :data:`DENSE_MAX_OWN_RATE`.
+            (default: :obj:`False`)
         debias (bool, optional): use the debiased scores (Eq. 14-17); off is
             the biased HDCCF of Eq. 1-6. (default: :obj:`True`)
         logq (bool, optional): weigh each in-batch negative by
@@ -228,7 +229,7 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
                  omega_item: Optional[float] = None,
                  omega_user: Optional[float] = None, lambda_u: Optional[float] = None,
                  lambda_i: Optional[float] = None,
-                 user_negatives: Optional[bool] = None, debias: bool = True, logq: bool = True,
+                 user_negatives: Optional[bool] = False, debias: bool = True, logq: bool = True,
                  scorer: Optional[str] = None):
         super().__init__(scorer or "cosine")
         self.requested_scorer = scorer
@@ -248,7 +249,7 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
         #: the weights as given (``None``: derived at :meth:`bind`)
         self.lambdas = tuple(None if lam is None else float(lam) for lam in (lambda_u, lambda_i))
         self.lambda_u, self.lambda_i = (LAMBDA if lam is None else lam for lam in self.lambdas)
-        #: ``None`` decides from the data at :meth:`bind`
+        #: ``None`` (a saved run's earlier default) decides from the data at :meth:`bind`
         self.user_negatives = None if user_negatives is None else bool(user_negatives)
         self.contrasts_users = user_negatives is not False
         self.debias = bool(debias)
@@ -265,7 +266,7 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
         """:math:`r(16)` above :data:`DENSE_MAX_OWN_RATE`, read only when an
         option depends on it (never for :class:`DCL`)."""
         if self.user_negatives is False and None not in self.lambdas:
-            return False
+            return False  # nothing depends on it
         return float(own_pick_rate(graph, [16])[0]) > DENSE_MAX_OWN_RATE
 
     def omega_for(self, graph) -> Tuple[float, float]:
@@ -277,6 +278,8 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
 
     #: the option names of :math:`(\omega^+_i, \omega^+_u)` (:class:`DCL` has one)
     OMEGA_OPTIONS = ("omega_item", "omega_user")
+    #: whether ``user_negatives`` is an option (:class:`DCL` has no user side)
+    HAS_USER_SIDE = True
 
     def omega_note(self, graph) -> List[str]:
         r"""The start-of-run line saying which :math:`\omega^+` was derived."""
@@ -360,21 +363,18 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             name, graph, batch_size, f"{name}.logq=true corrects for it (dense synthetic "
                                      f"set, MF, DCL: Recall@20 0.055 -> 0.316)")
         dense = self._is_dense(graph)
-        if self._drops_users(dense):
-            notes.append(
-                f"{name}: no negative users (Eq. 1's F^u) on dense data (the most popular of 16 "
-                f"uniform candidates is a user's own item {own_pick_rate(graph, [16])[0]:.1%} "
-                f"of the time, against {DENSE_MAX_OWN_RATE:.1%}): each batch item, drawn by "
-                f"popularity, would be pushed away from the other rows' users (dense synthetic "
-                f"set, MF: Recall@20 0.164 with them, 0.388 without, BPR + RNS 0.399); "
-                f"{name}.user_negatives=true keeps them")
-        elif self.user_negatives and dense:
-            notes.append(
-                f"{name}: on dense data (the most popular of 16 uniform candidates is a user's "
-                f"own item {own_pick_rate(graph, [16])[0]:.1%} of the time) the negative users "
-                f"of Eq. 1 push each batch item (drawn by popularity) away from the other "
-                f"users and lose to BPR + RNS (dense synthetic set, MF: Recall@20 0.164 against "
-                f"0.399); leaving {name}.user_negatives at its default drops them here (0.388)")
+        evidence = ("they lost on every set measured (20-core Gowalla, LightGCN: validation "
+                    "Recall@20 0.183 with them, 0.214 without; dense synthetic set, MF: test "
+                    "0.164 with them, 0.388 without)")
+        drops = self.user_negatives is False or self._drops_users(dense)
+        if self.HAS_USER_SIDE and drops:
+            notes.append(f"{name}: no negative users (Eq. 1's F^u), the default: each batch item, "
+                         f"drawn by popularity, would be pushed away from the other rows' users, "
+                         f"and {evidence}; {name}.user_negatives=true keeps them")
+        elif self.HAS_USER_SIDE and self.user_negatives:
+            notes.append(f"{name}: the negative users of Eq. 1 push each batch item (drawn by "
+                         f"popularity) away from the other rows' users, and {evidence}; "
+                         f"leaving {name}.user_negatives at its default drops them")
         if self._drops_aux(dense):
             names = [n for n, lam in zip(("lambda_u", "lambda_i"), self.lambdas) if lam is None]
             which = " and ".join(f"{name}.{n}" for n in names)
@@ -517,6 +517,7 @@ class DCL(HDCCF):
     """
     summary = "DCL: debiased in-batch contrastive loss over negative items (one omega+)"
     OMEGA_OPTIONS = ("omega", None)
+    HAS_USER_SIDE = False
 
     def __init__(self, tau: Optional[float] = None, omega: Optional[float] = None,
                  num_neighbors: int = 1,

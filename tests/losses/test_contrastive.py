@@ -508,35 +508,38 @@ def bound(loss, graph, state, word):
     return state(loss), [n for n in loss.advice(graph, 256) if word in n]
 
 
-def test_hdccf_drops_its_negative_users_on_dense_data_only():
+def test_hdccf_leaves_out_its_negative_users_by_default_on_any_data():
     dense, sparse = dense_and_sparse()
 
     def users(graph, **options):
         return bound(HDCCF(**options), graph, lambda loss: loss.contrasts_users, "negative users")
 
-    contrasts, (note,) = users(dense)
-    assert not contrasts and "hdccf.user_negatives=true keeps them" in note
-    assert users(sparse) == (True, [])
-    contrasts, (note,) = users(dense, user_negatives=True)  # asked for: kept, with a warning
-    assert contrasts and "lose to BPR + RNS" in note
-    assert users(dense, user_negatives=False) == (False, [])
-    assert users(sparse, user_negatives=False) == (False, [])
+    for graph in (dense, sparse):
+        contrasts, (note,) = users(graph)
+        assert not contrasts and "hdccf.user_negatives=true keeps them" in note
+        contrasts, (note,) = users(graph, user_negatives=True)  # asked for: kept, with a warning
+        assert contrasts and "leaving hdccf.user_negatives at its default drops them" in note
+    # None, a saved run's earlier default, still derives: on unless the data is dense
+    assert users(sparse, user_negatives=None) == (True, [])
+    assert not users(dense, user_negatives=None)[0]
     assert not any("negative users" in n for n in DCL().advice(dense, 256))  # it has none
-    # on dense data the default is the loss without negative users, not with them
-    u = torch.arange(dense.num_users)[:64]
-    row, item = dense.positives.items_of(u)
-    i = item[torch.searchsorted(row, u)]
+    # the default is the loss without negative users, not with them
     torch.manual_seed(0)
-    out = MF(dense.num_users, dense.num_items, embedding_dim=8).encode(dense)
-    value = {}
-    for name, opts in (("default", {}), ("off", {"user_negatives": False}),
-                       ("on", {"user_negatives": True})):
-        loss = HDCCF(**opts)
-        loss.attach(RecModel(MF(1, 1, 5), loss.scorer_name))
-        loss.bind(dense)
-        value[name] = float(loss(out.user[u], out.item[i], users=u, items=i, out=out, graph=dense,
-                                 generator=torch.Generator().manual_seed(0)).detach())
-    assert value["default"] == value["off"] != value["on"]
+    for graph in (dense, sparse):
+        u = torch.unique(graph.user)[:64]
+        row, item = graph.positives.items_of(u)
+        i = item[torch.searchsorted(row, u)]
+        out = MF(graph.num_users, graph.num_items, embedding_dim=8).encode(graph)
+        value = {}
+        for name, opts in (("default", {}), ("off", {"user_negatives": False}),
+                           ("on", {"user_negatives": True})):
+            loss = HDCCF(**opts)
+            loss.attach(RecModel(MF(1, 1, 5), loss.scorer_name))
+            loss.bind(graph)
+            value[name] = float(loss(out.user[u], out.item[i], users=u, items=i, out=out,
+                                     graph=graph, generator=torch.Generator().manual_seed(0))
+                                .detach())
+        assert value["default"] == value["off"] != value["on"]
 
 
 def test_hdccf_drops_its_auxiliary_terms_on_dense_data_only():
@@ -649,7 +652,7 @@ def test_hdccf_derives_its_users_omega_from_the_users_side():
     from gnnrec.data.density import class_prior
 
     _, sparse = dense_and_sparse()
-    loss = HDCCF()
+    loss = HDCCF(user_negatives=True)
     loss.bind(sparse)
     assert loss.contrasts_users
     assert loss.omega_user == pytest.approx(class_prior(sparse, "user"))
@@ -680,15 +683,17 @@ def test_hdccf_simplifies_at_the_temperature_threshold_not_the_samplers():
     assert 1 / 16 < float(own_pick_rate(between, [16])[0]) < 1 / 8
     loss = HDCCF()
     loss.bind(between)
-    assert not loss.contrasts_users and loss.lambda_u == loss.lambda_i == 0.0
+    assert loss.lambda_u == loss.lambda_i == 0.0
     notes = loss.advice(between, 256)
-    assert any("hdccf.user_negatives=true keeps them" in n for n in notes)
     assert any("hdccf.lambda_u and hdccf.lambda_i to keep them" in n for n in notes)
     loss.bind(below)
-    assert loss.contrasts_users and loss.lambda_u == 0.1
-    kept = HDCCF(user_negatives=True)
-    kept.bind(between)
-    assert kept.contrasts_users
+    assert loss.lambda_u == loss.lambda_i == 0.1
+    assert not any("lambda_u" in n for n in loss.advice(below, 256))
+    legacy = HDCCF(user_negatives=None)  # a saved run's earlier default: the same threshold
+    legacy.bind(between)
+    assert not legacy.contrasts_users
+    legacy.bind(below)
+    assert legacy.contrasts_users
 
 
 def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():
