@@ -92,7 +92,10 @@ ROWS = {
     # DCL at its defaults: tau 0.1 and omega+ the split's class prior (0.0017), derived; at
     # 0.01 half its rows sat at the clamp and the row above stalled
     "lightgcn-dcl-defaults": ("lightgcn", None, "dcl", {}, 2, 10),
-    # HDCCF likewise (tau 0.1; omega+ 0.0017 items, 0.0023 users); the row above ran at 0.2
+    # HDCCF likewise (tau 0.1; omega+ 0.0017 items, 0.0023 users) with its negative users,
+    # then its default on sparse data (this row ran as "-defaults"); the row above: tau 0.2
+    "lightgcn-hdccf-users": ("lightgcn", None, "hdccf", {"hdccf.user_negatives": True}, 2, 10),
+    # HDCCF at its defaults now: no negative users (they lost on every set measured)
     "lightgcn-hdccf-defaults": ("lightgcn", None, "hdccf", {}, 2, 10),
     "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
     "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
