@@ -408,6 +408,9 @@ def main(argv=None):
     sub.choices["summarize"].add_argument("--plot", default=None, metavar="FOLDER",
                                           help="also draw each group's curves there")
     args = p.parse_args(argv)
+    unknown = [m for m in getattr(args, "methods", "").split(",") if m and m not in METHODS]
+    if unknown:
+        p.error(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
     {"tune": cmd_tune, "run": cmd_run, "summarize": cmd_summarize}[args.cmd](args)
 
 
