@@ -68,6 +68,8 @@ PUBLISHED = [
     ("BARS gowalla_x1: MF-BPR", 0.1627, 0.1378, "reczoo/BARS"),
     ("CAGCN*-jc, a reproduction", 0.1883, 0.1595, "MTandHJ/RePo"),
 ]
+#: HDCCF's auxiliary terms at the paper's weights (off by default now)
+HDCCF_AUX = {"hdccf.lambda_u": 0.1, "hdccf.lambda_i": 0.1}
 #: row -> (encoder, sampler, loss, options {NAME.KEY: value}, eval every, patience)
 #: The samplers' and losses' values are those validation chose on 20-core Gowalla
 #: (benchmarks/README.rst, "Do the methods deliver?"), reused here (a stated cut).
@@ -92,10 +94,15 @@ ROWS = {
     # DCL at its defaults: tau 0.1 and omega+ the split's class prior (0.0017), derived; at
     # 0.01 half its rows sat at the clamp and the row above stalled
     "lightgcn-dcl-defaults": ("lightgcn", None, "dcl", {}, 2, 10),
-    # HDCCF likewise (tau 0.1; omega+ 0.0017 items, 0.0023 users) with its negative users,
-    # then its default on sparse data (this row ran as "-defaults"); the row above: tau 0.2
-    "lightgcn-hdccf-users": ("lightgcn", None, "hdccf", {"hdccf.user_negatives": True}, 2, 10),
-    # HDCCF at its defaults now: no negative users (they lost on every set measured)
+    # HDCCF likewise (tau 0.1; omega+ 0.0017 items, 0.0023 users) with its negative users
+    # and auxiliary terms, its defaults on sparse data then (this row ran as "-defaults");
+    # the row above: tau 0.2
+    "lightgcn-hdccf-users": ("lightgcn", None, "hdccf", {"hdccf.user_negatives": True,
+                                                         **HDCCF_AUX}, 2, 10),
+    # without the negative users, with the auxiliary terms (ran as "-defaults" too)
+    "lightgcn-hdccf-nousers": ("lightgcn", None, "hdccf", {"hdccf.user_negatives": False,
+                                                           **HDCCF_AUX}, 2, 10),
+    # HDCCF at its defaults now: neither (each lost or did nothing on the sets measured)
     "lightgcn-hdccf-defaults": ("lightgcn", None, "hdccf", {}, 2, 10),
     "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
     "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),

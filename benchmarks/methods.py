@@ -81,11 +81,13 @@ METHODS = {
     "popdcl-logq-t01": (None, Component("popdcl", {"logq": True, "tau": 0.1}), {}, []),
     "hdccf-logq-t01": (None, Component("hdccf", dict(logq=True, tau=0.1, omega_item=0.01,
                                                      omega_user=0.01)), {}, []),
-    # HDCCF with and without its negative users (the latter with and without the
-    # auxiliary terms), every other option at its default: do the negative users help on
-    # sparse data? (issues 19, 22; they were on by default there before)
-    "hdccf-users": (None, Component("hdccf", {"user_negatives": True}), {}, []),
-    "hdccf-nousers": (None, Component("hdccf", {"user_negatives": False}), {}, []),
+    # HDCCF with and without its negative users and auxiliary terms, every other option at
+    # its default: do they help on sparse data? (issues 19, 22; both were on there by
+    # default before; the last is the default now)
+    "hdccf-users": (None, Component("hdccf", dict(user_negatives=True, lambda_u=0.1,
+                                                  lambda_i=0.1)), {}, []),
+    "hdccf-nousers": (None, Component("hdccf", dict(user_negatives=False, lambda_u=0.1,
+                                                    lambda_i=0.1)), {}, []),
     "hdccf-nousers-noaux": (None, Component("hdccf", dict(user_negatives=False, lambda_u=0.0,
                                                           lambda_i=0.0)), {}, []),
     # PopDCL with logQ and no M- correction (omega+ 0 in place of Eq. 8's; issue 22)

@@ -165,18 +165,23 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
         omega_user (float, optional): :math:`\omega^+_u` in ``[0, 1)``,
             derived likewise from the users' side (``side="user"``).
             (default: :obj:`None`)
-        lambda_u (float, optional): weight of the user-user loss, ``>= 0``.
-            :obj:`None` is 0.1, except on dense data (:math:`r(16)` above
-            :data:`DENSE_MAX_OWN_RATE`), where it is 0 and the run says
-            so at its start: there the auxiliary terms lost on validation
-            Recall@20 (seed 0, ``benchmarks/README.rst`` section 6; without
-            negative users): the dense synthetic set, MF, 0.420 with them
-            and 0.437 without; 30-core Gowalla, LightGCN, 0.221 and 0.232;
-            25-core Gowalla, LightGCN, 0.254 and 0.266 (epoch 110).
-            With both off HDCCF is :class:`DCL` with ``num_neighbors``
-            negatives a row. (default: :obj:`None`)
+        lambda_u (float, optional): weight of the user-user loss, ``>= 0``
+            (the paper: 0.1). Off by default, and the run says so at its
+            start: without negative users the auxiliary terms lost on
+            validation Recall@20 on the dense sets (seed 0,
+            ``benchmarks/README.rst`` section 6): the dense synthetic set,
+            MF, 0.420 with them and 0.437 without; 30-core Gowalla,
+            LightGCN, 0.221 and 0.232; 25-core Gowalla, LightGCN, 0.254 and
+            0.266 (epoch 110); on sparse 20-core Gowalla (LightGCN, 12
+            epochs, seeds 0-1) they were level, 0.2123 with them and 0.2120
+            without, at 1.7-2.6x the time an epoch. With both off (and no
+            negative users, the default) HDCCF is :class:`DCL` with
+            ``num_neighbors`` in-batch neighbours a row. :obj:`None` is the
+            earlier default, kept so that runs saved with it resume
+            unchanged: 0.1, or 0 where :math:`r(16)` is above
+            :data:`DENSE_MAX_OWN_RATE`. (default: :obj:`0.0`)
         lambda_i (float, optional): weight of the item-item loss, ``>= 0``,
-            derived with ``lambda_u``. (default: :obj:`None`)
+            likewise. (default: :obj:`0.0`)
         user_negatives (bool, optional): include the negative users
             :math:`F^u` of Eq. 1. Off by default, and the run says so at its
             start: each batch item, drawn by popularity, is pushed away from
@@ -227,8 +232,8 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
 
     def __init__(self, tau: Optional[float] = None, num_neighbors: int = 2,
                  omega_item: Optional[float] = None,
-                 omega_user: Optional[float] = None, lambda_u: Optional[float] = None,
-                 lambda_i: Optional[float] = None,
+                 omega_user: Optional[float] = None, lambda_u: Optional[float] = 0.0,
+                 lambda_i: Optional[float] = 0.0,
                  user_negatives: Optional[bool] = False, debias: bool = True, logq: bool = True,
                  scorer: Optional[str] = None):
         super().__init__(scorer or "cosine")
@@ -375,13 +380,12 @@ class HDCCF(DerivedScorer, DerivedTau, RecLoss):
             notes.append(f"{name}: the negative users of Eq. 1 push each batch item (drawn by "
                          f"popularity) away from the other rows' users, and {evidence}; "
                          f"leaving {name}.user_negatives at its default drops them")
-        if self._drops_aux(dense):
-            names = [n for n, lam in zip(("lambda_u", "lambda_i"), self.lambdas) if lam is None]
-            which = " and ".join(f"{name}.{n}" for n in names)
-            notes.append(
-                f"{name}: {' and '.join(names)} 0 (not {LAMBDA}) on dense data: the user-user "
-                f"and item-item terms (Eq. 5, 17) lost there on validation (dense synthetic "
-                f"set, MF: Recall@20 0.437 without, 0.420 with); set {which} to keep them")
+        if self.HAS_USER_SIDE and self.lambda_u == self.lambda_i == 0.0:
+            notes.append(f"{name}: no user-user or item-item terms (Eq. 5, 17), the default: they "
+                         f"lost on the dense sets (dense synthetic set, MF: validation Recall@20 "
+                         f"0.420 with them, 0.437 without) and were level on 20-core Gowalla at "
+                         f"up to 2.6x the time an epoch; set {name}.lambda_u and {name}.lambda_i "
+                         f"to keep them (the paper: {LAMBDA})")
         return notes
 
     def rows_needed(self, users: Tensor, items: Tensor, graph,

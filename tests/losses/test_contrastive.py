@@ -542,7 +542,7 @@ def test_hdccf_leaves_out_its_negative_users_by_default_on_any_data():
         assert value["default"] == value["off"] != value["on"]
 
 
-def test_hdccf_drops_its_auxiliary_terms_on_dense_data_only():
+def test_hdccf_leaves_out_its_auxiliary_terms_by_default_on_any_data():
     from gnnrec.losses.hdccf import LAMBDA
 
     dense, sparse = dense_and_sparse()
@@ -551,14 +551,17 @@ def test_hdccf_drops_its_auxiliary_terms_on_dense_data_only():
         return bound(HDCCF(**options), graph, lambda loss: (loss.lambda_u, loss.lambda_i),
                      "item-item terms")
 
-    derived, (note,) = weights(dense)
-    assert derived == (0.0, 0.0) and "set hdccf.lambda_u and hdccf.lambda_i to keep" in note
-    assert weights(sparse) == ((LAMBDA, LAMBDA), [])
-    assert weights(dense, lambda_u=0.3, lambda_i=0.2) == ((0.3, 0.2), [])  # given: kept
-    derived, (note,) = weights(dense, lambda_u=0.3)  # only the one not given is derived
-    assert derived == (0.3, 0.0) and "lambda_i 0 (not 0.1)" in note and "lambda_u" not in note
-    assert weights(sparse, lambda_i=0.0) == ((LAMBDA, 0.0), [])
-    assert HDCCF().lambda_u == LAMBDA  # unbound: the paper's form
+    for graph in (dense, sparse):
+        off, (note,) = weights(graph)
+        assert off == (0.0, 0.0) and "set hdccf.lambda_u and hdccf.lambda_i to keep" in note
+        assert weights(graph, lambda_u=0.3, lambda_i=0.2) == ((0.3, 0.2), [])  # given: kept
+    assert weights(sparse, lambda_i=0.1) == ((0.0, 0.1), [])
+    # None, a saved run's earlier default, still derives: the paper's 0.1 unless dense
+    assert weights(sparse, lambda_u=None, lambda_i=None)[0] == (LAMBDA, LAMBDA)
+    assert weights(dense, lambda_u=None, lambda_i=None)[0] == (0.0, 0.0)
+    assert weights(dense, lambda_u=0.3, lambda_i=None)[0] == (0.3, 0.0)  # only the None one
+    assert not any("item-item" in n for n in DCL().advice(dense, 256))  # it has none
+    assert HDCCF().lambda_u == HDCCF().lambda_i == 0.0
     with pytest.raises(ValueError, match="lambda_u"):
         HDCCF(lambda_u=-1.0)
 
@@ -681,19 +684,12 @@ def test_hdccf_simplifies_at_the_temperature_threshold_not_the_samplers():
 
     between, below = random_graph(400, 400, 0.06, seed=1), random_graph(400, 400, 0.03, seed=1)
     assert 1 / 16 < float(own_pick_rate(between, [16])[0]) < 1 / 8
-    loss = HDCCF()
-    loss.bind(between)
-    assert loss.lambda_u == loss.lambda_i == 0.0
-    notes = loss.advice(between, 256)
-    assert any("hdccf.lambda_u and hdccf.lambda_i to keep them" in n for n in notes)
-    loss.bind(below)
-    assert loss.lambda_u == loss.lambda_i == 0.1
-    assert not any("lambda_u" in n for n in loss.advice(below, 256))
-    legacy = HDCCF(user_negatives=None)  # a saved run's earlier default: the same threshold
+    # the earlier defaults (None), which saved runs keep: both parts go at the threshold
+    legacy = HDCCF(user_negatives=None, lambda_u=None, lambda_i=None)
     legacy.bind(between)
-    assert not legacy.contrasts_users
+    assert not legacy.contrasts_users and legacy.lambda_u == legacy.lambda_i == 0.0
     legacy.bind(below)
-    assert legacy.contrasts_users
+    assert legacy.contrasts_users and legacy.lambda_u == legacy.lambda_i == 0.1
 
 
 def test_batch_coverage_equals_the_share_of_items_a_drawn_batch_holds():
