@@ -416,30 +416,36 @@ def summarize_group(args, group, note):
         if not sel:
             continue
         ref = {s: summarize_refit(folder(args, row, s, True, runs=group)) for s in sel}
+        # a seed still running beside final ones (finished or cut) stays out of the row's
+        # figures until it is final: its best so far is not comparable with theirs
+        final = [s for s in sel if sel[s]["finished"] or sel[s]["cut"]]
+        running = sorted(set(sel) - set(final)) if final else []
+        agg = {s: v for s, v in sel.items() if s not in running}
         encoder, sampler, loss, options, every, patience = ROWS[row]
         out = {"row": row + (" (GPU survey)" if note else ""), "group": group, "note": note,
                "model": encoder, "sampler": sampler, "loss": loss,
                "options": options, "selection": "validation",
                "validation": "10% of each user's training items (seed 0)",
-               "eval_every": every, "patience_evaluations": patience, "seeds": sorted(sel),
-               "finished": [s for s in sel if sel[s]["finished"]],
-               "cut": {s: sel[s]["cut"] for s in sel if sel[s]["cut"]},
+               "eval_every": every, "patience_evaluations": patience, "seeds": sorted(agg),
+               "running": {s: sel[s]["epochs_run"] for s in running},
+               "finished": [s for s in agg if sel[s]["finished"]],
+               "cut": {s: sel[s]["cut"] for s in agg if sel[s]["cut"]},
                "machine": {s: machine(folder(args, row, s, runs=group)) for s in sel},
                "per_seed": {}}
         for name, get in (("test_recall@20", lambda s: sel[s]["test_recall@20"]),
                           ("test_ndcg@20", lambda s: sel[s]["test_ndcg@20"]),
                           ("best_epoch", lambda s: sel[s]["best_epoch"]),
                           ("seconds_to_best", lambda s: sel[s]["seconds_to_best"])):
-            m, sd = mean_std([get(s) for s in sel])
+            m, sd = mean_std([get(s) for s in agg])
             out[name] = {"mean": m, "std": sd}
-        refits = {s: r for s, r in ref.items() if r}
+        refits = {s: r for s, r in ref.items() if r and s in agg}
         out["refit"] = None
         if refits:
             out["refit"] = {"seeds": sorted(refits)}
             for name in ("test_recall@20", "test_ndcg@20"):
                 m, sd = mean_std([r[name] for r in refits.values()])
                 out["refit"][name] = {"mean": m, "std": sd}
-        out["seconds_to_target"] = {s: sel[s]["seconds_to_target"] for s in sel}
+        out["seconds_to_target"] = {s: sel[s]["seconds_to_target"] for s in agg}
         for s in sel:
             out["per_seed"][s] = {"selection": {k: v for k, v in sel[s].items() if k != "curve"},
                                   "refit": ref.get(s)}
@@ -533,6 +539,8 @@ def table(summary):
                 f" (cut at {','.join(map(str, cuts))})"
                 if len(row["finished"]) + len(cuts) == len(row["seeds"]) else " (running)")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
+        done += "".join(f"; seed {s} running (epoch {e})"
+                        for s, e in sorted(row.get("running", {}).items()))
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
                      fmt(row["refit"]["test_recall@20"]) if row["refit"] else "-",

@@ -114,3 +114,28 @@ def test_an_interrupted_select_says_it_resumes_without_a_traceback(tmp_path, gow
     assert e.value.code == 130
     err = capsys.readouterr().err
     assert "last.pt holds its last completed epoch" in err and "Traceback" not in err
+
+
+def test_a_seed_still_running_stays_out_of_a_rows_figures(tmp_path, gowalla, capsys):
+    """A row's mean is over final seeds (finished or cut); a second seed
+    started later is named, not averaged in at its best so far."""
+    out = str(tmp_path / "out")
+    cut_run = os.path.join(out, "runs", "lightgcn-rns-s0")
+    selection_log(cut_run, epochs=6, best=4)
+    gowalla.main(["cut", "--out", out, "--rows", "lightgcn-rns", "--seeds", "0", "--reason", "x"])
+    running = os.path.join(out, "runs", "lightgcn-rns-s1")
+    os.makedirs(running)
+    with open(os.path.join(running, "log.jsonl"), "w") as f:
+        f.write(json.dumps({"epoch": 2, "train_seconds": 1.0, "val/recall@20": 0.2,
+                            "test/recall@20": 0.01, "test/ndcg@20": 0.01, "best_epoch": 2}) + "\n")
+    capsys.readouterr()
+    gowalla.main(["summarize", "--out", out])
+    assert "lightgcn-rns (cut at 6); seed 1 running (epoch 2)" in capsys.readouterr().out
+    row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
+    assert row["seeds"] == [0] and row["running"] == {"1": 2}
+    assert row["test_recall@20"]["mean"] == 0.05 and row["best_epoch"]["mean"] == 4
+    # alone, a running seed is the row (as before: marked running)
+    os.rename(cut_run, cut_run + "-gone")
+    gowalla.main(["summarize", "--out", out])
+    row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
+    assert row["seeds"] == [1] and row["running"] == {} and row["test_recall@20"]["mean"] == 0.01
