@@ -463,7 +463,8 @@ def sampling_pairs(rows):
     by_name = {row["row"]: row for row in rows if not row.get("note")}
     pairs = []
     for name, row in by_name.items():
-        base = by_name.get(name[:-len("-users")]) if name.endswith("-users") else None
+        users = row["options"].get("trainer.batching") == "users"
+        base = by_name.get(name[:-len("-users")]) if users and name.endswith("-users") else None
         if base is None:
             continue
         for seed in sorted(set(row["curves"]) & set(base["curves"])):
