@@ -1,4 +1,7 @@
 """The ``gnnrec`` command group and its entry point."""
+import os
+import sys
+
 import click
 
 from gnnrec.cli.session import CONTEXT, Group, Session
@@ -31,5 +34,19 @@ def cli(ctx, quiet):
 
 
 def main(argv=None):
-    """Console entry point."""
-    cli.main(args=argv, prog_name="gnnrec")
+    """Console entry point. A process of a torchrun job (``WORLD_SIZE`` > 1)
+    leaves without the interpreter's teardown, once its output is flushed:
+    gloo's background threads, destroyed there, occasionally abort the
+    process ("terminate called without an active exception") after the
+    run is written, which torchrun reports as a failed job."""
+    try:
+        cli.main(args=argv, prog_name="gnnrec")
+    except SystemExit as e:
+        if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1:
+            raise
+        code = e.code
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
