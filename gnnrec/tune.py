@@ -4,7 +4,9 @@ Each trial is an ordinary run folder (``trial-0003/``) trained from the base
 spec with the trial's values; its score is the best validation value of the
 spec's metric, and a trial whose validation curve falls below the median of
 earlier trials at the same epoch is pruned. The study lives in an SQLite
-file in the output folder, so an interrupted search resumes where it was.
+file in the output folder, so an interrupted search resumes where it was:
+finished trials are kept, and the interrupted one goes on from its last
+complete epoch in its own folder.
 Test metrics are computed once, for the chosen configuration, after the
 search: selection never sees the test set.
 """
@@ -20,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.lock import OutputLock
 from gnnrec.registry import option_names
-from gnnrec.run import train_run
+from gnnrec.run import spec_changes, train_run
 from gnnrec.spec import REGISTRIES, SECTIONS, SKIP, RunSpec
 from gnnrec.train.trainer import Callback, TrainingStopped
 
@@ -161,10 +163,24 @@ def apply(spec: RunSpec, values: Dict[str, Any]) -> RunSpec:
 
 class Prune(Callback):
     r"""Reports each evaluated validation value to the trial and stops the
-    run when Optuna's pruner says it is behind."""
+    run when Optuna's pruner says it is behind. A resumed trial first reports
+    the values its folder's log holds up to the epoch it resumes after, so
+    the pruner judges it on its whole curve."""
 
-    def __init__(self, trial, key: str):
-        self.trial, self.key = trial, key
+    def __init__(self, trial, key: str, log: Optional[str] = None):
+        self.trial, self.key, self.log = trial, key, log
+
+    def on_fit_start(self, trainer):
+        if not trainer.epoch or self.log is None or not os.path.exists(self.log):
+            return
+        from gnnrec.train.callbacks import read_log
+
+        rows, _ = read_log(self.log)
+        with study_write():
+            for row in rows:
+                if row.get("epoch", 0) <= trainer.epoch and self.key in row \
+                        and not math.isnan(row[self.key]):
+                    self.trial.report(row[self.key], row["epoch"])
 
     def on_epoch_end(self, trainer, epoch, logs):
         import optuna
@@ -339,7 +355,9 @@ def _requeue(study) -> None:
     for t in study.get_trials(deepcopy=False):  # interrupted: run those values again
         if t.state == S.FAIL and "failed" not in t.user_attrs and t.number not in requeued \
                 and t.params:
-            study.enqueue_trial(t.params)
+            # from where its folder got to (run_trials checks that it can resume)
+            run_dir = t.user_attrs.get("run_dir")
+            study.enqueue_trial(t.params, user_attrs={"resume_dir": run_dir} if run_dir else None)
             requeued.add(t.number)
     study.set_user_attr("requeued", sorted(requeued))
 
@@ -365,13 +383,21 @@ def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress,
                 return
             trial = study.ask()
             values = {d.path: d.suggest(trial) for d in dims}
-            run_dir = os.path.join(out, f"trial-{trial.number:04d}")
+            trial_spec = apply(spec, values)
+            run_dir = trial.user_attrs.get("resume_dir")
+            resume = resumable_trial(run_dir, trial_spec)
+            if not resume:
+                run_dir = os.path.join(out, f"trial-{trial.number:04d}")
             trial.set_user_attr("run_dir", run_dir)
         shown = "  ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+        if resume:
+            echo(f"trial {trial.number}: {shown}  resuming the interrupted {run_dir}")
         try:
-            res = train_run(apply(spec, values), dataset, run_dir, device=device,
-                            overwrite=True, progress=progress, echo=lambda m: None, test=False,
-                            callbacks=[Prune(trial, key)] if prune else [])
+            res = train_run(trial_spec, dataset, run_dir, device=device, resume=resume,
+                            overwrite=not resume, progress=progress, echo=lambda m: None,
+                            test=False,
+                            callbacks=[Prune(trial, key, os.path.join(run_dir, "log.jsonl"))]
+                            if prune else [])
         except TrialPruned as e:
             echo(f"trial {trial.number}: {shown}  {e}")
             tell(trial, state=S.PRUNED)
@@ -389,6 +415,19 @@ def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress,
             continue
         echo(f"trial {trial.number}: {shown}  {key} {value:.4f} (epoch {res['best_epoch']})")
         tell(trial, value)
+
+
+def resumable_trial(run_dir: Optional[str], spec: RunSpec) -> bool:
+    r"""Whether an interrupted trial's folder ``run_dir`` holds an epoch of
+    this ``spec`` to go on from (it has none if it was stopped in its first
+    epoch; then the trial starts afresh in a folder of its own)."""
+    if not run_dir or not os.path.exists(os.path.join(run_dir, "last.pt")):
+        return False
+    try:
+        saved = RunSpec.from_file(os.path.join(run_dir, "config.json")).validate()
+    except (OSError, ValueError, GnnrecError):
+        return False
+    return not [k for k in spec_changes(saved, spec) if k != "data.path"]  # data: fingerprinted
 
 
 def best_trial(study):

@@ -200,3 +200,69 @@ def test_study_write_holds_ctrl_c_until_the_block_ends():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_an_interrupted_trial_resumes_from_its_last_epoch(data_dir, tmp_path, monkeypatch):
+    r"""Ctrl-C in a trial's third epoch: the rerun goes on from epoch 2 in the
+    same folder (not from epoch 0), ends where an uninterrupted search's
+    trial ends, and its trial holds the whole validation curve (the epochs
+    before the interruption included) for the pruner."""
+    import optuna
+
+    from gnnrec.train.callbacks import read_log
+    from gnnrec.train.trainer import Callback
+
+    class CtrlC(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    args = ("--trials", "1", "--epochs", "4", "--patience", "0")
+    plain = str(tmp_path / "plain")
+    assert tune(data_dir, plain, *args).exit_code == 0
+    real, calls = gnnrec.tune.train_run, []
+
+    def interrupted_once(spec, dataset, run_dir, **kwargs):
+        calls.append((run_dir, kwargs["resume"]))
+        if len(calls) == 1:
+            kwargs["callbacks"] = [*kwargs["callbacks"], CtrlC()]
+        return real(spec, dataset, run_dir, **kwargs)
+
+    monkeypatch.setattr(gnnrec.tune, "train_run", interrupted_once)
+    out = str(tmp_path / "study")
+    assert tune(data_dir, out, *args).exit_code == 130
+    r = tune(data_dir, out, *args)
+    assert r.exit_code == 0, r.output
+    first = os.path.join(out, "trial-0000")
+    assert calls == [(first, False), (first, True)]  # the same folder, resumed
+    assert "resuming the interrupted" in r.output
+    log, _ = read_log(os.path.join(first, "log.jsonl"))
+    want, _ = read_log(os.path.join(plain, "trial-0000", "log.jsonl"))
+    assert [row["epoch"] for row in log] == [1, 2, 3, 4]
+    assert [row["loss"] for row in log] == pytest.approx([row["loss"] for row in want])
+    study = optuna.load_study(study_name="gnnrec",
+                              storage=f"sqlite:///{os.path.join(out, 'study.db')}")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 1 and sorted(done[0].intermediate_values) == [1, 2, 3, 4]
+    assert done[0].user_attrs["run_dir"] == first
+
+
+def test_a_trial_interrupted_before_its_folder_holds_a_run_starts_afresh(data_dir, tmp_path,
+                                                                         monkeypatch):
+    r"""Ctrl-C before the trial's run wrote its start (while its data and
+    model were being built): its values run again in a folder of their own."""
+    real, calls = gnnrec.tune.train_run, []
+
+    def interrupted_once(spec, dataset, run_dir, **kwargs):
+        calls.append((os.path.basename(run_dir), kwargs["resume"]))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(spec, dataset, run_dir, **kwargs)
+
+    monkeypatch.setattr(gnnrec.tune, "train_run", interrupted_once)
+    out = str(tmp_path / "study")
+    assert tune(data_dir, out, "--trials", "1").exit_code == 130
+    r = tune(data_dir, out, "--trials", "1")
+    assert r.exit_code == 0, r.output
+    assert calls == [("trial-0000", False), ("trial-0001", False)]
+    assert "resuming the interrupted" not in r.output

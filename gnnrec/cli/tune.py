@@ -46,7 +46,8 @@ def tune(session, space, trials, search, prune, search_seed, out, refit, device,
     Every trial trains an ordinary run folder from the spec given by the
     other options with the trial's values, and scores its best validation
     --metric; the study is an SQLite file in --out, so Ctrl-C and a rerun of
-    the same command resume it without repeating finished trials. Only the
+    the same command resume it without repeating finished trials (the
+    interrupted trial goes on from its last complete epoch). Only the
     chosen configuration is then evaluated on the test set.
     """
     from gnnrec.lock import LOCK_NAME, OutputLock
