@@ -418,9 +418,10 @@ def run_trials(study, spec, dims, dataset, out, budget, prune, device, progress,
 
 
 def resumable_trial(run_dir: Optional[str], spec: RunSpec) -> bool:
-    r"""Whether an interrupted trial's folder ``run_dir`` holds an epoch of
-    this ``spec`` to go on from (it has none if it was stopped in its first
-    epoch; then the trial starts afresh in a folder of its own)."""
+    r"""Whether an interrupted trial's folder ``run_dir`` holds a run of
+    this ``spec`` to go on from (``last.pt``, written from epoch 0 on; none
+    if the trial was stopped before its run started, and then it starts
+    afresh in a folder of its own)."""
     if not run_dir or not os.path.exists(os.path.join(run_dir, "last.pt")):
         return False
     try:
