@@ -106,6 +106,12 @@ ROWS = {
     "lightgcn-hdccf-defaults": ("lightgcn", None, "hdccf", {}, 2, 10),
     "mf-rns": ("mf", "rns", "bpr", {}, 10, 10),
     "mf-dns": ("mf", "dns", "bpr", {"dns.num_candidates": 32}, 5, 10),
+    # MF overfits this split at LightGCN's L2 (1e-4): a grid over its L2, chosen on
+    # validation across these rows (each an ordinary resumable run, no pruning)
+    "mf-rns-l2-1e-3": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-3}, 5, 10),
+    "mf-rns-l2-1e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-2}, 5, 10),
+    "mf-rns-l2-3e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 3e-2}, 5, 10),
+    "mf-rns-l2-1e-1": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-1}, 5, 10),
     "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
 }
 MAX_EPOCHS = 1000
