@@ -68,6 +68,14 @@ def spec_changes(saved: RunSpec, given: RunSpec) -> List[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
+def refused_changes(saved: RunSpec, given: RunSpec,
+                    resumable: Iterable[str] = RESUMABLE) -> List[str]:
+    r"""The changes from ``saved`` to ``given`` that a resumed run may not
+    make: any outside ``resumable``, except the data path (a moved data
+    folder; the checkpoint's data fingerprint is checked instead)."""
+    return [k for k in spec_changes(saved, given) if k not in resumable and k != "data.path"]
+
+
 class _Commit(Callback):
     """Swaps a staged run into place once its first epoch is on disk."""
 
@@ -197,7 +205,7 @@ def resume_point(run_dir: str, spec: RunSpec, dataset: RecDataset, device,
         raise GnnrecError(f"{last}: the run was trained on other data than this dataset")
     saved = RunSpec.from_dict(ckpt["spec"], where=last).validate()
     changed = spec_changes(saved, spec)
-    refused = [k for k in changed if k not in resumable and k != "data.path"]
+    refused = refused_changes(saved, spec, resumable)
     if refused:
         raise GnnrecError(f"{run_dir}: a resumed run keeps its spec; cannot change "
                           f"{', '.join(refused)} (may change: {', '.join(resumable)})")

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from gnnrec.errors import GnnrecError, option_error
 from gnnrec.lock import OutputLock
 from gnnrec.registry import option_names
-from gnnrec.run import spec_changes, train_run
+from gnnrec.run import refused_changes, train_run
 from gnnrec.spec import REGISTRIES, SECTIONS, SKIP, RunSpec
 from gnnrec.train.trainer import Callback, TrainingStopped
 
@@ -428,7 +428,7 @@ def resumable_trial(run_dir: Optional[str], spec: RunSpec) -> bool:
         saved = RunSpec.from_file(os.path.join(run_dir, "config.json")).validate()
     except (OSError, ValueError, GnnrecError):
         return False
-    return not [k for k in spec_changes(saved, spec) if k != "data.path"]  # data: fingerprinted
+    return not refused_changes(saved, spec, resumable=())  # its values: nothing may change
 
 
 def best_trial(study):

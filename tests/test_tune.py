@@ -245,6 +245,10 @@ def test_an_interrupted_trial_resumes_from_its_last_epoch(data_dir, tmp_path, mo
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(done) == 1 and sorted(done[0].intermediate_values) == [1, 2, 3, 4]
     assert done[0].user_attrs["run_dir"] == first
+    saved = RunSpec.from_file(os.path.join(first, "config.json")).validate()
+    assert gnnrec.tune.resumable_trial(first, saved)
+    other = gnnrec.tune.apply(saved, {"trainer.lr": saved.trainer["lr"] * 2})
+    assert not gnnrec.tune.resumable_trial(first, other)  # another trial's values: not its run
 
 
 def test_a_trial_interrupted_before_its_folder_holds_a_run_starts_afresh(data_dir, tmp_path,
