@@ -106,12 +106,31 @@ def umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def _run_record(path: str, present: Iterable[str]) -> str:
+    r"""What shows that the run folder ``path``, which has no ``last.pt``,
+    holds a run: its log's last epoch, a ``best.pt``, results (``''`` when
+    nothing does: a start's leftovers). gnnrec writes ``last.pt`` before the
+    first epoch, so such a folder is one whose checkpoint was removed or not
+    copied with it; its record is not gnnrec's to delete unasked."""
+    epoch = 0
+    if "log.jsonl" in present:
+        with open(os.path.join(path, "log.jsonl"), "rb") as f:
+            for raw in f:
+                try:
+                    epoch = max(epoch, int(json.loads(raw).get("epoch", 0)))
+                except (ValueError, TypeError, AttributeError):  # a torn or foreign line
+                    pass
+    kept = [name for name in ("best.pt", "results.json") if name in present]
+    return ", ".join(([f"a log to epoch {epoch}"] if epoch else []) + kept)
+
+
 class RunFolderWriter:
     r"""The folder a training run writes into, made safe.
 
     * A new run in a folder that already holds one is refused (resume it, or
       pass ``overwrite``), and so is a folder holding files gnnrec does not
-      write.
+      write, and one whose run lost its ``last.pt`` (a log of trained epochs,
+      a ``best.pt`` or results left: start it again with ``overwrite``).
     * With ``overwrite`` the new run is written *beside* the old one
       (``<folder>.new``) and swapped in (:meth:`commit`) only once its first
       epoch has completed; until then the old run is untouched.
@@ -167,6 +186,10 @@ class RunFolderWriter:
         if ours and "last.pt" in present and not overwrite:
             raise GnnrecError(f"{path} already holds a run; pass --resume to continue it, "
                               "--overwrite to replace it, or another --out")
+        record = _run_record(path, ours) if ours and not overwrite else ""
+        if record:
+            raise GnnrecError(f"{path} holds a run ({record}) but no last.pt to resume it from; "
+                              "pass --overwrite to start it again, or another --out")
         if foreign and not overwrite:
             raise GnnrecError(f"{path}: holds files gnnrec did not write ({', '.join(foreign[:3])}"
                               f"{', ...' if len(foreign) > 3 else ''}); pick another --out")

@@ -152,6 +152,25 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_an_epoch(runner, data
     assert not os.path.exists(out + ".new") and not os.path.exists(out + ".old")
 
 
+@pytest.mark.parametrize("removed", [("last.pt",), ("last.pt", "best.pt", "results.json")])
+def test_a_run_whose_checkpoint_is_gone_is_refused_not_wiped(runner, data_dir, tmp_path,
+                                                              removed):
+    """A folder whose ``last.pt`` was deleted (or not copied: git keeps the
+    logs, not the checkpoints) still holds the run's record; a new run there
+    is refused, one line, until ``--overwrite``."""
+    out = str(tmp_path / "run")
+    assert runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST]).exit_code == 0
+    for name in removed:
+        os.remove(os.path.join(out, name))
+    before = files(out)
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST])
+    assert "no last.pt to resume it from; pass --overwrite" in one_line_error(r)
+    assert "a log to epoch" in r.output and files(out) == before
+    r = runner.invoke(cli, ["train", "--dataset", data_dir, "--out", out, *FAST, "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert os.path.exists(os.path.join(out, "last.pt"))
+
+
 @pytest.mark.parametrize("make", ["file", "unwritable", "foreign"])
 def test_a_bad_out_folder_is_refused_before_reading_data(runner, tmp_path, make):
     out = tmp_path / "out"
