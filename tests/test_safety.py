@@ -154,7 +154,7 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_an_epoch(runner, data
 
 @pytest.mark.parametrize("removed", [("last.pt",), ("last.pt", "best.pt", "results.json")])
 def test_a_run_whose_checkpoint_is_gone_is_refused_not_wiped(runner, data_dir, tmp_path,
-                                                              removed):
+                                                             removed):
     """A folder whose ``last.pt`` was deleted (or not copied: git keeps the
     logs, not the checkpoints) still holds the run's record; a new run there
     is refused, one line, until ``--overwrite``."""
