@@ -112,6 +112,12 @@ ROWS = {
     "mf-rns-l2-1e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-2}, 5, 10),
     "mf-rns-l2-3e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 3e-2}, 5, 10),
     "mf-rns-l2-1e-1": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-1}, 5, 10),
+    # MF with the best sampler above (DNS) at the L2 validation chose for MF + RNS, and
+    # a step above it (hard negatives may move MF's best L2)
+    "mf-dns-l2-1e-3": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
+                                            "objective.reg_weight": 1e-3}, 5, 10),
+    "mf-dns-l2-1e-2": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
+                                            "objective.reg_weight": 1e-2}, 5, 10),
     "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
 }
 MAX_EPOCHS = 1000
@@ -253,7 +259,14 @@ def cmd_select(args):
     when = time.time() + args.max_seconds if args.max_seconds else None
     for row, seed in jobs(args):
         run = folder(args, row, seed)
-        if selection_state(run)[1] or not claim(run):
+        if selection_state(run)[1]:
+            continue
+        if checkpoint_gone(run):
+            print(f"[{row} s{seed}] {run}: trained {_trained_epochs(run)} epochs but its last.pt "
+                  "is gone: `gowalla.py cut` ends it at its best epoch so far; remove the folder "
+                  "to start it again", flush=True)
+            continue
+        if not claim(run):
             continue
         try:
             spec = run_spec(run, row_spec(args, row, seed))
@@ -286,6 +299,11 @@ def cmd_refit(args):
                 continue
             best, done = selection_state(sel)
             have = _trained_epochs(run)
+            if checkpoint_gone(run):
+                print(f"[{row} s{seed} refit] {run}: trained {have} epochs but its last.pt is "
+                      "gone: remove the folder to refit from epoch 0", flush=True)
+                pending.remove(job)
+                continue
             if best == 0 or (have >= best and not done) or not claim(run):
                 continue
             if have > best:
@@ -314,6 +332,13 @@ def refit_done(run):
     """A refit is done when its test was evaluated (the final length only)."""
     path = os.path.join(run, "results.json")
     return os.path.exists(path) and "test" in json.load(open(path))
+
+
+def checkpoint_gone(run):
+    r"""A run folder that trained epochs and has no ``last.pt`` to go on
+    from (git keeps the logs, not the checkpoints): never started over
+    silently."""
+    return _trained_epochs(run) > 0 and not os.path.exists(os.path.join(run, "last.pt"))
 
 
 def _trained_epochs(run):

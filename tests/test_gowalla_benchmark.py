@@ -139,3 +139,22 @@ def test_a_seed_still_running_stays_out_of_a_rows_figures(tmp_path, gowalla, cap
     gowalla.main(["summarize", "--out", out])
     row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
     assert row["seeds"] == [1] and row["running"] == {} and row["test_recall@20"]["mean"] == 0.01
+
+
+def test_a_run_whose_checkpoint_is_gone_is_named_not_started_over(tmp_path, gowalla, capsys):
+    """The committed logs of runs whose checkpoints git did not keep: ``select``
+    and ``refit`` say what to do and leave them as they are."""
+    data = tiny_lightgcn_dataset(str(tmp_path / "tiny"), num_users=30, num_items=25)
+    out, common = str(tmp_path / "out"), ["--data", data, "--rows", "lightgcn-rns", "--seeds", "0"]
+    run = os.path.join(out, "runs", "lightgcn-rns-s0")
+    selection_log(run, epochs=5, best=3)
+    selection_log(run + "-refit", epochs=2, best=2)
+    before = [open(os.path.join(r, "log.jsonl")).read() for r in (run, run + "-refit")]
+    capsys.readouterr()
+    gowalla.main(["select", "--out", out, *common])
+    gowalla.main(["refit", "--out", out, *common, "--poll", "0"])
+    said = capsys.readouterr().out
+    assert "trained 5 epochs but its last.pt is gone: `gowalla.py cut`" in said
+    assert "trained 2 epochs but its last.pt is gone: remove the folder" in said
+    assert [open(os.path.join(r, "log.jsonl")).read() for r in (run, run + "-refit")] == before
+    assert not any(os.path.exists(os.path.join(r, "last.pt")) for r in (run, run + "-refit"))
