@@ -112,12 +112,16 @@ ROWS = {
     "mf-rns-l2-1e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-2}, 5, 10),
     "mf-rns-l2-3e-2": ("mf", "rns", "bpr", {"objective.reg_weight": 3e-2}, 5, 10),
     "mf-rns-l2-1e-1": ("mf", "rns", "bpr", {"objective.reg_weight": 1e-1}, 5, 10),
-    # MF with the best sampler above (DNS) at the L2 validation chose for MF + RNS, and
-    # a step above it (hard negatives may move MF's best L2)
+    # MF with the best sampler above (DNS): its own L2 grid (validation: 1e-2 over 1e-3,
+    # so the grid goes on upwards)
     "mf-dns-l2-1e-3": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
                                             "objective.reg_weight": 1e-3}, 5, 10),
     "mf-dns-l2-1e-2": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
                                             "objective.reg_weight": 1e-2}, 5, 10),
+    "mf-dns-l2-3e-2": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
+                                            "objective.reg_weight": 3e-2}, 5, 10),
+    "mf-dns-l2-1e-1": ("mf", "dns", "bpr", {"dns.num_candidates": 32,
+                                            "objective.reg_weight": 1e-1}, 5, 10),
     "ngcf-rns": ("ngcf", "rns", "bpr", {}, 10, 10),
 }
 MAX_EPOCHS = 1000
