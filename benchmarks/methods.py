@@ -93,8 +93,13 @@ METHODS = {
     # PopDCL with logQ and no M- correction (omega+ 0 in place of Eq. 8's; issue 22)
     "popdcl-logq-w0": (None, Component("popdcl", dict(logq=True, tau=0.2,
                                                       negative_correction=False)), {}, []),
+    # not searched: DNS at its tuned candidates and a larger L2 than LightGCN's 1e-4 (issue
+    # 19: on full Gowalla DNS's test peaks ~15 epochs before validation; MF + DNS's
+    # validation there chose a larger L2)
+    **{f"dns-l2-{v}": (Component("dns", {"num_candidates": 32}), Component("bpr"),
+                       {"objective.reg_weight": float(v)}, []) for v in ("1e-4", "1e-3", "1e-2")},
 }
-PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns")
+PAIRWISE = ("rns", "dns", "mixgcf", "pdns", "ahns", "dns-l2-1e-4", "dns-l2-1e-3", "dns-l2-1e-2")
 #: (epochs, eval every, patience in evaluations) for pairwise samplers and contrastive losses
 BUDGET = {"pairwise": (150, 5, 6), "contrastive": (60, 2, 6), "hdccf": (30, 2, 5)}
 TUNE_BUDGET = {"pairwise": (40, 5), "contrastive": (20, 2), "hdccf": (12, 2)}
@@ -123,7 +128,7 @@ def base_spec(args, dataset, encoder, method, seed, tuned=None, budget=None):
                    objective={"reg_weight": 1e-4},
                    evaluation={"ks": [20], "patience": patience, "eval_every": every},
                    data=data_spec(args, dataset), layers=None if encoder == "mf" else 3)
-    for path, value in (tuned or {}).items():
+    for path, value in {**fixed, **(tuned or {})}.items():
         spec.set_option(path, value)
     return spec.validate()
 
