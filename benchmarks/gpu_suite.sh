@@ -22,6 +22,8 @@ tests)
     --samplers rns --losses bpr,ssm,dcl,hdccf,popdcl --epochs 4 --device ${DEV:-cuda} \
     --opt ssm.tau=0.2 --opt dcl.tau=0.2 --opt hdccf.tau=0.2 --opt popdcl.tau=0.2 \
     --json > "$OUT/bench_losses_h100.json"
+  python3 benchmarks/guard_sync.py --data "$DATA" --device ${DEV:-cuda} --rounds 5 \
+    --batches 100 --out "$OUT/guard_sync_gpu.json"
   ;;
 losses)
   python3 benchmarks/curves.py --data "$DATA" --device ${DEV:-cuda} --epochs 24 --eval-every 3 \
@@ -51,6 +53,9 @@ lease)
     --samplers rns --losses bpr,ssm,dcl,hdccf,popdcl --epochs 4 --max-batches 120 --device ${DEV:-cuda} \
     --opt ssm.tau=0.2 --opt dcl.tau=0.2 --opt hdccf.tau=0.2 --opt popdcl.tau=0.2 \
     --output "$R/bench_losses_gpu.json" >> "$R/bench.txt" 2>&1 || el "bench losses failed"
+  el "guard sync"
+  timeout 60 python3 benchmarks/guard_sync.py --data "$DATA" --device ${DEV:-cuda} --rounds 5 \
+    --batches 100 --out "$R/guard_sync_gpu.json" >> "$R/bench.txt" 2>&1 || el "guard sync failed"
   LEFT=$(( ${LEASE_SECONDS:-570} - ($(date +%s) - T0) - 40 ))
   el "gowalla runs for ${LEFT}s"
   G="python3 benchmarks/gowalla.py"; A="--out $W --data $DATA --device ${DEV:-cuda} --threads 1"

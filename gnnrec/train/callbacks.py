@@ -45,15 +45,61 @@ class ProgressBar(Callback):
 class NonFiniteLoss(Callback):
     r"""Stops training when a batch's loss is NaN or infinite, naming the
     epoch and step, what was kept (checkpoints are written only at the end of
-    an epoch) and the setting most likely to blame."""
+    an epoch) and the setting most likely to blame.
+
+    Reading a loss on the host waits for the device, so on an accelerator
+    the check is *deferred*: each step records, on the device, the first
+    non-finite step of the epoch and its statistics, and the epoch's end
+    reads them once and stops there, before anything later in the callback
+    list (evaluation, ``last.pt``) sees the epoch. What is kept is the same
+    (the previous epoch's checkpoint); the rest of the diverged epoch is
+    computed for nothing.
+
+    Args:
+        defer (bool, optional): check at the epoch's end instead of after
+            every step; ``None`` defers on any device but the CPU, where a
+            read costs nothing. (default: :obj:`None`)
+    """
+
+    def __init__(self, defer: Optional[bool] = None):
+        self.defer = defer
+        self._first: Optional[torch.Tensor] = None  # first non-finite step, -1 while none
+        self._value: Optional[torch.Tensor] = None  # the loss there
+        self._stats: Dict[str, torch.Tensor] = {}
+
+    def _deferred(self, loss: torch.Tensor) -> bool:
+        return self.defer if self.defer is not None else loss.device.type != "cpu"
+
+    def on_epoch_start(self, trainer, epoch):
+        self._first, self._value, self._stats = None, None, {}
 
     def on_batch_end(self, trainer, step, loss, stats):
-        if not torch.isfinite(loss):
-            kept = (f"last.pt and best.pt keep epoch {trainer.epoch}" if trainer.epoch
-                    else "no epoch had completed, so no model was kept")
-            raise TrainingStopped(
-                f"the loss became {loss.item()} at epoch {trainer.epoch + 1}, step {step + 1}; "
-                f"training stopped ({kept}); {blame(trainer, stats)}")
+        if not self._deferred(loss):
+            if not torch.isfinite(loss):
+                self._stop(trainer, trainer.epoch + 1, step, loss.item(), stats)
+            return
+        if self._first is None:
+            self._first = torch.full((), -1, dtype=torch.long, device=loss.device)
+            self._value = torch.zeros((), dtype=loss.dtype, device=loss.device)
+        new = (self._first < 0) & ~torch.isfinite(loss)  # the first bad step only
+        self._first = torch.where(new, torch.full_like(self._first, step), self._first)
+        self._value = torch.where(new, loss, self._value)
+        for k in ("loss", "reg"):  # what blame() reads
+            if k in stats:
+                v = stats[k].detach()
+                self._stats[k] = torch.where(new, v, self._stats.get(k, torch.zeros_like(v)))
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self._first is not None and int(self._first) >= 0:  # one read an epoch
+            self._stop(trainer, epoch, int(self._first), self._value.item(), self._stats)
+
+    @staticmethod
+    def _stop(trainer, epoch: int, step: int, value: float, stats) -> None:
+        kept = (f"last.pt and best.pt keep epoch {epoch - 1}" if epoch > 1
+                else "no epoch had completed, so no model was kept")
+        raise TrainingStopped(
+            f"the loss became {value} at epoch {epoch}, step {step + 1}; "
+            f"training stopped ({kept}); {blame(trainer, stats)}")
 
 
 def blame(trainer, stats) -> str:

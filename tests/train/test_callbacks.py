@@ -71,3 +71,54 @@ def test_a_torn_last_log_line_is_dropped_on_resume(tmp_path):
     JsonLines(str(log), said.append).on_fit_start(trainer)
     assert [json.loads(x)["epoch"] for x in log.read_text().splitlines()] == [1, 2]
     assert "dropped 1 unreadable line" in said[0]
+
+
+def _diverging_fit(defer, bad_step=(2, 3), batches=6):
+    r"""Trains MF for 3 epochs of ``batches`` steps with the loss poisoned from
+    step ``bad_step`` = (epoch, step) on; returns the error, the forward calls
+    made and the epochs a later callback (a checkpoint's place) saw end."""
+    from gnnrec.sampling import RNS
+    from gnnrec.train.callbacks import NonFiniteLoss
+    from gnnrec.train.trainer import TrainingStopped
+
+    g = random_graph(12, 20, 0.3, seed=2)
+    seen, calls = [], []
+
+    class Later(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            seen.append(epoch)
+
+    class Poisoned(Objective):
+        def forward(self, graph, users, items, generator=None):
+            loss, stats = super().forward(graph, users, items, generator)
+            calls.append(1)
+            epoch, step = bad_step
+            if len(calls) > (epoch - 1) * batches + step - 1:
+                loss = loss * float("inf")
+            return loss, stats
+
+    obj = Poisoned(MF(12, 20, embedding_dim=4), RNS(), BPR())
+    trainer = Trainer(obj, g, epochs=3, batch_size=-(-g.num_edges // batches),
+                      callbacks=[NonFiniteLoss(defer=defer), Later()])
+    assert len(trainer.batches) == batches
+    try:
+        trainer.fit()
+    except TrainingStopped as e:
+        return str(e), len(calls), seen
+    raise AssertionError("a diverged run was not stopped")
+
+
+def test_a_deferred_non_finite_check_stops_at_the_epoch_end_with_the_same_report():
+    # on an accelerator the check reads the device once an epoch, not every step: it
+    # must name the same epoch and step and stop before anything later sees the epoch
+    now, now_calls, now_seen = _diverging_fit(defer=False)
+    later, later_calls, later_seen = _diverging_fit(defer=True)
+    assert "at epoch 2, step 3" in now and "keep epoch 1" in now
+    assert later == now
+    assert now_seen == later_seen == [1]  # the diverged epoch reaches no checkpoint
+    assert now_calls == 6 + 3 and later_calls == 6 + 6  # deferred: the epoch ran out
+
+
+def test_a_deferred_check_names_the_first_bad_step_in_the_first_epoch():
+    msg, _, seen = _diverging_fit(defer=True, bad_step=(1, 5))
+    assert "at epoch 1, step 5" in msg and "no epoch had completed" in msg and seen == []
