@@ -28,6 +28,12 @@ Both are resumable: stop a worker at any moment and start it again
 several can share one plan. ``summarize`` writes ``summary.json`` (one row
 per configuration) and the reST table of ``benchmarks/README.rst``.
 
+Time to quality (the table's "to R@20 0.183"): the training and validation
+seconds of the selection run up to the first evaluation whose best-so-far
+epoch tests at ``TARGET`` or more; where only a refit does, the selection's
+seconds to its best epoch plus the refit's, one after the other on one
+machine, marked "(refit)". Neither counts the patience that confirms a best.
+
 Patience: evaluation every ``every`` epochs and a stop after ``patience``
 evaluations without a new best validation Recall@20 (ROWS): BPR + RNS gets
 10 x 10 = 100 epochs without a new best, which a curve that is still rising
@@ -492,6 +498,11 @@ def summarize_group(args, group, note):
                 m, sd = mean_std([r[name] for r in refits.values()])
                 out["refit"][name] = {"mean": m, "std": sd}
         out["seconds_to_target"] = {s: sel[s]["seconds_to_target"] for s in agg}
+        # a refit that tests >= TARGET: selection to its best epoch, then the refit, one after
+        # the other on one machine (a refit following on a second core overlaps the two)
+        out["seconds_to_target_refit"] = {
+            s: sel[s]["seconds_to_best"] + r["seconds"] for s, r in refits.items()
+            if r["test_recall@20"] is not None and r["test_recall@20"] >= TARGET}
         for s in sel:
             out["per_seed"][s] = {"selection": {k: v for k, v in sel[s].items() if k != "curve"},
                                   "refit": ref.get(s)}
@@ -586,12 +597,15 @@ def table(summary):
                 f" (cut at {','.join(map(str, cuts))})"
                 if len(row["finished"]) + len(cuts) == len(row["seeds"]) else " (running)")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
+        hit_refit = list(row.get("seconds_to_target_refit", {}).values())
+        to_target = (f"{min(hit) / 60:.0f} min" if hit else
+                     f"{min(hit_refit) / 60:.0f} min (refit)" if hit_refit else "-")
         done += "".join(f"; seed {s} running (epoch {e})"
                         for s, e in sorted(row.get("running", {}).items()))
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
                      fmt(row["refit"]["test_recall@20"]) if row["refit"] else "-",
-                     fmt(row["best_epoch"], 0), f"{min(hit) / 60:.0f} min" if hit else "-",
+                     fmt(row["best_epoch"], 0), to_target,
                      "gnnrec"])
     return rst(["system", "selected on", "R@20", "N@20", "R@20 refit", "best epoch",
                 f"to R@20 {TARGET}", "source"], body)

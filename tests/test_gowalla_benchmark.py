@@ -158,3 +158,27 @@ def test_a_run_whose_checkpoint_is_gone_is_named_not_started_over(tmp_path, gowa
     assert "trained 2 epochs but its last.pt is gone: remove the folder" in said
     assert [open(os.path.join(r, "log.jsonl")).read() for r in (run, run + "-refit")] == before
     assert not any(os.path.exists(os.path.join(r, "last.pt")) for r in (run, run + "-refit"))
+
+
+def test_a_refit_that_reaches_the_target_has_its_time_in_the_table(tmp_path, gowalla, capsys):
+    # selection below the target at its best epoch (3: 3 s of training), a refit above it
+    # (4 s): the time to quality is the two one after the other, marked as the refit's
+    out = str(tmp_path / "out")
+    run = os.path.join(out, "runs", "lightgcn-rns-s0")
+    selection_log(run, epochs=5, best=3)
+    with open(os.path.join(run, "results.json"), "w") as f:
+        json.dump({"best_epoch": 3}, f)
+    os.makedirs(run + "-refit")
+    with open(os.path.join(run + "-refit", "log.jsonl"), "w") as f:
+        for e in range(1, 4):
+            f.write(json.dumps({"epoch": e, "train_seconds": 4.0 / 3}) + "\n")
+    with open(os.path.join(run + "-refit", "results.json"), "w") as f:
+        json.dump({"epochs_run": 3, "test": {"recall@20": gowalla.TARGET + 0.001,
+                                             "ndcg@20": 0.15}}, f)
+    capsys.readouterr()
+    gowalla.main(["summarize", "--out", out])
+    printed = capsys.readouterr().out
+    row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
+    assert row["seconds_to_target"] == {"0": None}
+    assert row["seconds_to_target_refit"] == {"0": pytest.approx(3.0 + 4.0)}
+    assert "0 min (refit)" in printed
