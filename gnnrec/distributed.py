@@ -11,6 +11,8 @@ other rows of its *rank's* shard. Rank 0 alone evaluates, logs, shows
 progress and writes checkpoints; it tells the others when to stop.
 """
 import os
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 
@@ -150,3 +152,24 @@ def peer_lost(error: BaseException) -> bool:
     the job died (a kill, an out-of-memory), rather than a fault here."""
     text = f"{type(error).__name__}: {error}"
     return isinstance(error, RuntimeError) and any(p in text for p in PEER_LOST)
+
+
+class JobStopped(Exception):
+    r"""This process was sent SIGTERM: what ``torchrun`` sends the other
+    processes of a job when one of them fails (or when the job is stopped)."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    r"""Within the block, SIGTERM raises :class:`JobStopped` in the main
+    thread, so a process of a job that ``torchrun`` ends says why in one line
+    like a lost peer does, whichever it notices first. What a run keeps is
+    what an interrupt keeps (``last.pt`` is replaced atomically)."""
+    def handler(signum, frame):
+        raise JobStopped()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

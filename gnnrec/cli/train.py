@@ -106,7 +106,11 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
     if ctx is None or ctx.main:  # locked and checked before any data is read
         folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)
     try:
-        results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
+        if ctx:
+            with ddp.stop_on_sigterm():
+                results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
+        else:
+            results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
     finally:
         if not isinstance(folder, str):
             folder.close()
@@ -153,12 +157,12 @@ def _train(session, spec, folder, dev, resume, refit, progress, ctx):
     except RunWriteFailed as e:
         raise GnnrecError(f"{e}; free space and resume with: gnnrec train --out {e.run_dir} "
                           "--resume") from None
-    except RuntimeError as e:
-        if ctx and ddp.peer_lost(e):
+    except (RuntimeError, ddp.JobStopped) as e:
+        if ctx and (isinstance(e, ddp.JobStopped) or ddp.peer_lost(e)):
             raise GnnrecError(f"process {ctx.rank}: another process of this torchrun job "
-                              f"stopped; {run_dir} is intact up to its last complete epoch and "
-                              "resumes on any number of processes, one included: gnnrec train "
-                              f"--out {run_dir} --resume") from None
+                              f"stopped (or the job was stopped); {run_dir} is intact up to its "
+                              "last complete epoch and resumes on any number of processes, one "
+                              f"included: gnnrec train --out {run_dir} --resume") from None
         raise
     except BaseException:
         if not isinstance(folder, str) and not folder.begun:
