@@ -1,6 +1,7 @@
 """``gnnrec train``: a run in a folder, selected on validation, tested."""
 import os
 import sys
+from contextlib import nullcontext
 
 import click
 
@@ -106,10 +107,7 @@ def train(session, run_dir, resume, overwrite, refit, device, progress, distribu
     if ctx is None or ctx.main:  # locked and checked before any data is read
         folder = RunFolderWriter(run_dir, resume=resume, overwrite=overwrite)
     try:
-        if ctx:
-            with ddp.stop_on_sigterm():
-                results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
-        else:
+        with ddp.stop_on_sigterm() if ctx else nullcontext():
             results = _train(session, spec, folder, dev, resume, refit, progress, ctx)
     finally:
         if not isinstance(folder, str):
