@@ -82,7 +82,7 @@ class NonFiniteLoss(Callback):
             self._first = torch.full((), -1, dtype=torch.long, device=loss.device)
             self._value = torch.zeros((), dtype=loss.dtype, device=loss.device)
         new = (self._first < 0) & ~torch.isfinite(loss)  # the first bad step only
-        self._first = torch.where(new, torch.full_like(self._first, step), self._first)
+        self._first = torch.where(new, step, self._first)
         self._value = torch.where(new, loss, self._value)
         for k in ("loss", "reg"):  # what blame() reads
             if k in stats:
