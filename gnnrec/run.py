@@ -24,7 +24,7 @@ from gnnrec.train.callbacks import (Checkpoint, Console, EarlyStopping, EasyNega
                                     JsonLines, NonFiniteLoss, ProgressBar)
 
 #: spec entries a resumed run may change (``section.key``)
-RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience")
+RESUMABLE = ("trainer.epochs", "trainer.lr", "evaluation.patience", "evaluation.min_delta")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -251,7 +251,8 @@ def callbacks_for(spec, protocol, folder, objective, dataset, echo, progress=Fal
     keys = []
     if protocol.has("val"):
         hooks.append(Evaluate(protocol, "val", every=ev["eval_every"]))
-        hooks.append(EarlyStopping(f"val/{ev['metric']}", patience=ev["patience"]))
+        hooks.append(EarlyStopping(f"val/{ev['metric']}", patience=ev["patience"],
+                                   min_delta=ev["min_delta"]))
         keys = [f"val/{ev['metric']}"] + [f"val/{m}@{ev['ks'][0]}" for m in ("recall", "ndcg")
                                           if f"{m}@{ev['ks'][0]}" != ev["metric"]]
     else:

@@ -44,7 +44,8 @@ SECTIONS = {"trainer": (Trainer, ("objective", "graph", "callbacks")),
 #: evaluation option -> (constructor, its parameter)
 EVALUATION = {"ks": (EvalProtocol, "ks"), "metric": (EvalProtocol, "metric"),
               "sampled": (EvalProtocol, "sampled"),
-              "patience": (EarlyStopping, "patience"), "eval_every": (Evaluate, "every")}
+              "patience": (EarlyStopping, "patience"),
+              "min_delta": (EarlyStopping, "min_delta"), "eval_every": (Evaluate, "every")}
 #: sampler used when a loss needs explicit negatives and none is named
 DEFAULT_SAMPLER = "rns"
 
@@ -89,8 +90,8 @@ class RunSpec:
         objective (dict): :class:`~gnnrec.train.Objective` options
             (``reg_weight``).
         evaluation (dict): ``ks``, ``metric`` and ``sampled`` (the
-            :class:`~gnnrec.metrics.EvalProtocol`), ``patience`` (early
-            stopping) and ``eval_every``.
+            :class:`~gnnrec.metrics.EvalProtocol`), ``patience`` and
+            ``min_delta`` (early stopping) and ``eval_every``.
         data (DataSpec): what to read and how to split it.
         protocol (str, optional): the paper protocol the spec was preset
             from (:mod:`gnnrec.protocols`), recorded for the reader.
@@ -235,6 +236,10 @@ class RunSpec:
             v = ev[key]
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise option_error(key, f"must be an integer >= {low}, got {v!r}")
+        md = ev["min_delta"]
+        if isinstance(md, bool) or not isinstance(md, (int, float)) or not md >= 0:
+            raise option_error("min_delta", f"must be a number >= 0, got {md!r}")
+        ev["min_delta"] = float(md)
         self.evaluation = ev
 
     def _require_valid(self) -> None:

@@ -173,3 +173,14 @@ def test_a_run_says_which_pool_size_it_derived(tmp_path, tiny_dataset_dir):
               echo=lines.append)
     notes = [line for line in lines if line.startswith("note: dns:")]
     assert len(notes) == 1 and "candidates, not 16" in notes[0]
+
+
+def test_min_delta_reaches_the_run_s_early_stopping(tmp_path, tiny_dataset_dir):
+    # no validation gain can exceed 1.0 Recall: epoch 1 stays the best, and patience 2
+    # stops the run at epoch 3, where without min_delta it would train on
+    s = spec(tiny_dataset_dir, epochs=8, patience=2, min_delta=1.0)
+    run = str(tmp_path / "run")
+    out = train_run(s, load_dataset(s.data), run, device="cpu", echo=lambda m: None)
+    with open(os.path.join(run, "log.jsonl")) as f:
+        epochs = [json.loads(line)["epoch"] for line in f if '"epoch"' in line]
+    assert out["best_epoch"] == 1 and max(epochs) == 3

@@ -18,7 +18,7 @@ def test_validate_completes_every_default_from_the_constructors():
     assert spec.loss.options == {"scorer": "dot"}
     assert spec.model.options["num_layers"] == 3
     assert spec.evaluation == {"ks": [20], "metric": "recall@20", "sampled": 0, "patience": 10,
-                               "eval_every": 1}
+                               "min_delta": 0.0, "eval_every": 1}
     assert RunSpec(loss=Component("popdcl")).validate().sampler is None
 
 
@@ -48,6 +48,8 @@ def test_build_makes_the_validated_sampler_and_loss_once():
     (RunSpec(objective={"reg_weight": -1.0}), "reg_weight must be >= 0"),
     (RunSpec(evaluation={"patience": -2}), "patience must be an integer >= 0"),
     (RunSpec(evaluation={"eval_every": 0}), "eval_every must be an integer >= 1"),
+    (RunSpec(evaluation={"min_delta": -0.01}), "min_delta must be a number >= 0"),
+    (RunSpec(evaluation={"min_delta": "0.1"}), "min_delta must be a number >= 0"),
     (RunSpec(model=Component("mf"), layers=2), "layers does not apply"),
     (RunSpec(loss=Component("dcl"), sampler=Component("dns")), "takes no sampler"),
     (RunSpec(model=Component("ngcf", {"layer_sizes": [8, 4]}), sampler=Component("mixgcf")),

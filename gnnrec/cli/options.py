@@ -181,7 +181,7 @@ def _spec_default(role):
 
 SPEC_KEYS = ("config", "protocol", "model", "sampler", "loss", "dim", "layers", "model_opt",
              "sampler_opt", "loss_opt", "epochs", "batch_size", "lr", "reg", "batching", "seed",
-             "ks", "metric", "sampled", "patience", "eval_every")
+             "ks", "metric", "sampled", "patience", "min_delta", "eval_every")
 
 
 def spec_options(f):
@@ -264,6 +264,11 @@ def _training_options():
         click.option("--patience", type=int, default=None,
                      help="Stop after this many evaluations without improvement; 0 never "
                           f"stops. [default: {default_of(EarlyStopping, 'patience')}]"),
+        click.option("--min-delta", "min_delta", type=float, default=None,
+                     help="An evaluation improves only if it beats the best so far by more "
+                          "than this (in the metric's units, e.g. 0.001 Recall@20): a curve "
+                          "creeping up by less keeps its earlier best epoch. "
+                          f"[default: {default_of(EarlyStopping, 'min_delta')}]"),
         click.option("--eval-every", "eval_every", type=int, default=None,
                      help="Evaluate on validation every N epochs. "
                           f"[default: {default_of(Evaluate, 'every')}]"),
@@ -299,7 +304,7 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
                  "objective.reg_weight": o["reg"], "evaluation.ks": ks,
                  **{f"trainer.{k}": o[k] for k in ("epochs", "batch_size", "lr", "batching")},
                  **{f"evaluation.{k}": o[k] for k in ("metric", "sampled", "patience",
-                                                      "eval_every")},
+                                                      "min_delta", "eval_every")},
                  **{f"data.{k}": v for k, v in data.items()}}
         for path, preset, value in overridden(o["protocol"], given):
             if echo:
@@ -315,7 +320,8 @@ def build_spec(kwargs: Dict, config: Optional[str] = None, echo=None):
                      batching=o["batching"], seed=o["seed"]),
         objective=dict(reg_weight=o["reg"]),
         evaluation=dict(ks=ks, metric=o["metric"], sampled=o["sampled"],
-                        patience=o["patience"], eval_every=o["eval_every"]),
+                        patience=o["patience"], min_delta=o["min_delta"],
+                        eval_every=o["eval_every"]),
         data=data).validate()
     asked = ks if ks is not None else base.evaluation.get("ks", default_of(EvalProtocol, "ks"))
     asked = [asked] if isinstance(asked, int) else list(asked)

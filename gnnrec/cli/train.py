@@ -23,8 +23,8 @@ from gnnrec.spec import DEFAULT_SAMPLER
                    "[default: runs/<model>-<sampler>-<loss>]")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its last.pt with the spec in its "
-                   "config.json (data included); only --epochs, --lr and --patience may be "
-                   "changed, and changes are noted.")
+                   "config.json (data included); only --epochs, --lr, --patience and "
+                   "--min-delta may be changed, and changes are noted.")
 @click.option("--overwrite", is_flag=True, help="Replace a run already in --out.")
 @click.option("--refit", is_flag=True,
               help="After the epoch is chosen on validation (test is not read), retrain on "

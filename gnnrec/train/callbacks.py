@@ -187,17 +187,29 @@ class EarlyStopping(Callback):
     when it improves and stops training after ``patience`` evaluations
     without improvement (``0`` never stops).
 
+    An evaluation improves only if it beats the best so far by more than
+    ``min_delta`` (as in Keras' and Lightning's early stopping): a curve
+    that creeps up by less keeps its earlier best epoch and runs out of
+    patience, instead of pushing the selected epoch (and a refit's length)
+    out by a gain below the metric's own noise.
+
     Args:
         monitor (str): the log key, e.g. ``"val/recall@20"``.
         patience (int, optional): evaluations without improvement.
             (default: :obj:`10`)
         mode (str, optional): ``max`` or ``min``. (default: :obj:`"max"`)
+        min_delta (float, optional): the smallest change that counts as an
+            improvement, in the metric's units. (default: :obj:`0.0`)
     """
 
-    def __init__(self, monitor: str, patience: int = 10, mode: str = "max"):
+    def __init__(self, monitor: str, patience: int = 10, mode: str = "max",
+                 min_delta: float = 0.0):
         if patience < 0:
             raise ValueError(f"patience must be >= 0, got {patience}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be >= 0, got {min_delta}")
         self.monitor, self.patience, self.mode = monitor, int(patience), mode
+        self.min_delta = float(min_delta)
         self.best: Optional[float] = None
         self.best_epoch = 0
         self.bad = 0
@@ -206,8 +218,9 @@ class EarlyStopping(Callback):
         if self.monitor not in logs:
             return
         value = logs[self.monitor]
-        better = self.best is None or (value > self.best if self.mode == "max"
-                                       else value < self.best)
+        better = self.best is None or (value > self.best + self.min_delta
+                                       if self.mode == "max"
+                                       else value < self.best - self.min_delta)
         if better and not math.isnan(value):
             self.best, self.best_epoch, self.bad = value, epoch, 0
             logs["is_best"] = True

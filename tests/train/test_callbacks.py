@@ -1,6 +1,7 @@
 """Callbacks: the easy-negative warning, hook order, the torn-log repair."""
 import json
 
+import pytest
 import torch
 
 from gnnrec.sampling import AHNS
@@ -122,3 +123,43 @@ def test_a_deferred_non_finite_check_stops_at_the_epoch_end_with_the_same_report
 def test_a_deferred_check_names_the_first_bad_step_in_the_first_epoch():
     msg, _, seen = _diverging_fit(defer=True, bad_step=(1, 5))
     assert "at epoch 1, step 5" in msg and "no epoch had completed" in msg and seen == []
+
+
+def _select(values, **options):
+    """Feeds one evaluation an epoch to an EarlyStopping; returns the epochs it
+    marked best, the epoch it stopped at (or None) and its final best epoch."""
+    from gnnrec.train.callbacks import EarlyStopping
+
+    cb, trainer = EarlyStopping("val/m", **options), type("T", (), {"should_stop": False})()
+    marked = []
+    for epoch, v in enumerate(values, 1):
+        logs = {"val/m": v}
+        cb.on_epoch_end(trainer, epoch, logs)
+        if logs.get("is_best"):
+            marked.append(epoch)
+        if trainer.should_stop:
+            return marked, epoch, logs["best_epoch"]
+    return marked, None, cb.best_epoch
+
+
+def test_early_stopping_counts_only_gains_above_min_delta():
+    creep = [0.200, 0.2004, 0.2008, 0.2012, 0.2009, 0.2030]
+    # every rise is a new best without min_delta; none of the creep is at 0.001, and the
+    # best is compared with the last counted best, not the last value (0.2030 > 0.2012)
+    assert _select(creep, patience=0) == ([1, 2, 3, 4, 6], None, 6)
+    assert _select(creep, patience=0, min_delta=0.001) == ([1, 4, 6], None, 6)
+    # patience runs out on the creep: stops at epoch 3 with epoch 1 still the best
+    assert _select(creep, patience=2, min_delta=0.001) == ([1], 3, 1)
+    assert _select(creep, patience=2) == ([1, 2, 3, 4, 6], None, 6)
+    # a gain of exactly min_delta is not more than it
+    assert _select([0.5, 0.75], patience=0, min_delta=0.25)[0] == [1]
+    # mode min: the mirror image
+    assert _select([1.0, 0.9995, 0.998], patience=0, mode="min", min_delta=0.001)[0] == [1, 3]
+
+
+@pytest.mark.parametrize("bad", [-0.001, float("nan")])
+def test_early_stopping_refuses_a_negative_or_nan_min_delta(bad):
+    from gnnrec.train.callbacks import EarlyStopping
+
+    with pytest.raises(ValueError, match="min_delta"):
+        EarlyStopping("val/m", min_delta=bad)
