@@ -5,6 +5,7 @@ refits and time-to-quality (issue 19).
     python benchmarks/gowalla.py refit  --rows lightgcn-rns --seeds 0     # its follower
     python benchmarks/gowalla.py cut --rows lightgcn-rns --seeds 0 --reason WHY  # ends a run
     python benchmarks/gowalla.py summarize                               # summary.json + table
+    python benchmarks/gowalla.py stopping --min-delta 0.001   # early stopping replayed on the logs
 
 Every configuration (a row of ROWS and a seed) is two ordinary gnnrec run
 folders under ``--out``/runs:
@@ -37,7 +38,8 @@ machine, marked "(refit)". Neither counts the patience that confirms a best.
 Patience: evaluation every ``every`` epochs and a stop after ``patience``
 evaluations without a new best validation Recall@20 (ROWS): BPR + RNS gets
 10 x 10 = 100 epochs without a new best, which a curve that is still rising
-(by more than the validation noise) does not meet.
+(by more than the validation noise) does not meet. A row may also set
+``evaluation.min_delta``: then only a gain above it is a new best.
 """
 import argparse
 import json
@@ -241,6 +243,53 @@ def cut_of(run):
     return json.load(open(path)) if os.path.exists(path) else None
 
 
+def cmd_stopping(args):
+    r"""Replays early stopping at ``--min-delta`` over every selection run's
+    logged validation curve: the epoch it would select and where it would
+    stop. Training does not depend on the stopping rule, and a positive
+    ``min_delta`` never stops later than none (a gain above it is a new
+    maximum too), so on a finished run the replay is what that run would
+    have done; test is read at the replayed choice, as the table reads it."""
+    from gnnrec.train.callbacks import EarlyStopping
+
+    out, trainer = [], type("T", (), {"should_stop": False})()
+    for row, (_, _, _, options, _, patience) in ROWS.items():
+        for seed in range(10):
+            log, _ = read_log(os.path.join(args.out, "runs", f"{row}-s{seed}", "log.jsonl"))
+            evals = [r for r in log if "val/recall@20" in r]
+            if not evals:
+                continue
+            rule = EarlyStopping("v", patience, min_delta=args.min_delta)
+            stop = None
+            for r in evals:
+                logs = {"v": r["val/recall@20"]}
+                rule.on_epoch_end(trainer, r["epoch"], logs)
+                if logs.get("early_stop"):
+                    stop = r["epoch"]
+                    break
+            own = evals[-1].get("best_epoch")
+            at = {r["epoch"]: r for r in evals}
+            out.append({"row": row, "seed": seed, "patience": patience,
+                        "min_delta": args.min_delta, "own_best_epoch": own,
+                        "own_test_recall@20": at.get(own, {}).get("test/recall@20"),
+                        "best_epoch": rule.best_epoch, "stop_epoch": stop,
+                        "logged_to": evals[-1]["epoch"],
+                        "test_recall@20": at[rule.best_epoch].get("test/recall@20")})
+    from methods import rst
+
+    def f4(v):
+        return "-" if v is None else f"{v:.4f}"
+
+    print(rst(["row", "seed", "own best", "test there", f"min_delta {args.min_delta} best",
+               "test there", "stops at"],
+              [[r["row"], r["seed"], r["own_best_epoch"], f4(r["own_test_recall@20"]),
+                r["best_epoch"], f4(r["test_recall@20"]),
+                r["stop_epoch"] or f"not by {r['logged_to']}"] for r in out]))
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(out, f, indent=1)
+
+
 def cmd_cut(args):
     r"""Ends selection runs that cannot or will not resume (their checkpoint
     lost, say) at their best epoch so far: writes ``cut.json``, after which
@@ -407,18 +456,22 @@ def summarize_selection(run):
     evals = [r for r in log if "val/recall@20" in r]
     if not evals:
         return None
-    best = max(evals, key=lambda r: (r["val/recall@20"], -r["epoch"]))
+    by_epoch = {r["epoch"]: r for r in evals}
+
+    def chosen(upto):  # the run's own choice by then (its early stopping's rule, min_delta
+        if upto.get("best_epoch") in by_epoch:  # included), else the plain maximum
+            return by_epoch[upto["best_epoch"]]
+        return max((r for r in evals if r["epoch"] <= upto["epoch"]),
+                   key=lambda r: (r["val/recall@20"], -r["epoch"]))
+
+    best = chosen(evals[-1])
     clock, elapsed = 0.0, {}
     for r in log:  # training plus validation time: what selection costs a user
         clock += r.get("train_seconds", 0.0) + r.get("eval_seconds_val",
                                                      r.get("val/seconds", 0.0))
         elapsed[r["epoch"]] = clock
-    reached, best_so_far = None, None
-    for r in evals:  # the first evaluation whose validation-selected epoch tests >= TARGET
-        if best_so_far is None or r["val/recall@20"] > best_so_far["val/recall@20"]:
-            best_so_far = r
-        if reached is None and best_so_far.get("test/recall@20", 0) >= TARGET:
-            reached = r
+    # the first evaluation whose validation-selected epoch tests >= TARGET
+    reached = next((r for r in evals if chosen(r).get("test/recall@20", 0) >= TARGET), None)
     hard = [r["hardness"] for r in log[len(log) // 2:] if r.get("hardness") is not None]
     return {"best_epoch": best["epoch"], "epochs_run": log[-1]["epoch"],
             "finished": os.path.exists(os.path.join(run, "results.json")),
@@ -637,13 +690,13 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("select", "refit", "cut", "summarize"):
+    for name in ("select", "refit", "cut", "summarize", "stopping"):
         s = sub.add_parser(name)
         s.add_argument("--out", default=os.path.join(HERE, "results", "gowalla"))
         s.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data",
                                                       "gowalla"),
                        help="the LightGCN Gowalla folder (train.txt, test.txt)")
-        if name != "summarize":
+        if name not in ("summarize", "stopping"):
             s.add_argument("--rows", default="lightgcn-rns", help=f"of {', '.join(ROWS)}")
             s.add_argument("--seeds", default="0")
             s.add_argument("--device", default="cpu")
@@ -661,8 +714,10 @@ def main(argv=None):
     sub.choices["cut"].add_argument("--reason", required=True,
                                     help="why the run ends here (kept in cut.json)")
     sub.choices["summarize"].add_argument("--plot", action="store_true")
+    sub.choices["stopping"].add_argument("--min-delta", type=float, default=0.001)
+    sub.choices["stopping"].add_argument("--save", default=None, help="a JSON file")
     args = p.parse_args(argv)
-    if args.cmd != "summarize":
+    if args.cmd not in ("summarize", "stopping"):
         torch.set_num_threads(args.threads)
         for row, seed in jobs(args):
             if row not in ROWS:
@@ -670,7 +725,7 @@ def main(argv=None):
         os.makedirs(os.path.join(args.out, args.group), exist_ok=True)
     try:
         {"select": cmd_select, "refit": cmd_refit, "cut": cmd_cut,
-         "summarize": cmd_summarize}[args.cmd](args)
+         "summarize": cmd_summarize, "stopping": cmd_stopping}[args.cmd](args)
     except KeyboardInterrupt:  # a run's last.pt holds its last completed epoch
         if args.cmd in ("select", "refit"):
             print("\ninterrupted: each run folder's last.pt holds its last completed epoch; "

@@ -182,3 +182,37 @@ def test_a_refit_that_reaches_the_target_has_its_time_in_the_table(tmp_path, gow
     assert row["seconds_to_target"] == {"0": None}
     assert row["seconds_to_target_refit"] == {"0": pytest.approx(3.0 + 4.0)}
     assert "0 min (refit)" in printed
+
+
+def test_the_summary_takes_the_run_s_own_best_epoch_not_the_highest_validation(
+        gowalla, tmp_path):
+    # a creep below min_delta: the run kept epoch 1 as its best while epoch 3 scored higher
+    run = str(tmp_path / "sel")
+    os.makedirs(run)
+    with open(os.path.join(run, "log.jsonl"), "w") as f:
+        for e, val, test in ((1, 0.200, 0.19), (2, 0.2004, 0.18), (3, 0.2008, 0.17)):
+            f.write(json.dumps({"epoch": e, "train_seconds": 1.0, "val/recall@20": val,
+                                "test/recall@20": test, "test/ndcg@20": test,
+                                "best_epoch": 1}) + "\n")
+    s = gowalla.summarize_selection(run)
+    assert (s["best_epoch"], s["test_recall@20"]) == (1, 0.19)
+    assert s["seconds_to_best"] == 1.0 and s["epoch_target_reached"] == 1
+
+
+def test_stopping_replays_min_delta_on_the_logged_curves(gowalla, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    run = os.path.join(out, "runs", "lightgcn-rns-s0")  # patience 10 evaluations
+    os.makedirs(run)
+    with open(os.path.join(run, "log.jsonl"), "w") as f:
+        for e in range(1, 16):  # creeps up 0.00008 an evaluation: a new best each time at 0
+            f.write(json.dumps({"epoch": e, "val/recall@20": 0.2 + 0.00008 * e,
+                                "test/recall@20": 0.3 - 0.01 * e, "best_epoch": e}) + "\n")
+    save = str(tmp_path / "s.json")
+    gowalla.main(["stopping", "--out", out, "--min-delta", "0.001", "--save", save])
+    r = json.load(open(save))[0]
+    assert (r["own_best_epoch"], r["best_epoch"], r["stop_epoch"]) == (15, 1, 11)
+    assert r["test_recall@20"] == 0.29
+    gowalla.main(["stopping", "--out", out, "--min-delta", "0", "--save", save])
+    r = json.load(open(save))[0]
+    assert (r["best_epoch"], r["stop_epoch"]) == (15, None)
+    assert "not by 15" in capsys.readouterr().out
