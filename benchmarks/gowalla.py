@@ -655,7 +655,9 @@ def table(summary):
         done = ("" if len(row["finished"]) == len(row["seeds"]) else
                 " (cut)" if row.get("note") else
                 f" (cut at {','.join(map(str, cuts))})"
-                if len(row["finished"]) + len(cuts) == len(row["seeds"]) else " (running)")
+                if len(row["finished"]) + len(cuts) == len(row["seeds"]) else
+                " (not final: epoch " + ",".join(str(v["selection"]["epochs_run"])
+                                                 for v in row["per_seed"].values()) + ")")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
         hit_refit = list(row.get("seconds_to_target_refit", {}).values())
         to_target = (f"{min(hit) / 60:.0f} min" if hit else
