@@ -253,9 +253,13 @@ def cmd_stopping(args):
     from gnnrec.train.callbacks import EarlyStopping
 
     out, trainer = [], type("T", (), {"should_stop": False})()
-    for row, (_, _, _, options, _, patience) in ROWS.items():
-        for seed in range(10):
-            log, _ = read_log(os.path.join(args.out, "runs", f"{row}-s{seed}", "log.jsonl"))
+    runs = os.path.join(args.out, "runs")
+    names = set(os.listdir(runs)) if os.path.isdir(runs) else set()
+    for row, (_, _, _, _, _, patience) in ROWS.items():
+        seeds = sorted(int(n[len(row) + 2:]) for n in names
+                       if n.startswith(f"{row}-s") and n[len(row) + 2:].isdigit())
+        for seed in seeds:
+            log, _ = read_log(os.path.join(runs, f"{row}-s{seed}", "log.jsonl"))
             evals = [r for r in log if "val/recall@20" in r]
             if not evals:
                 continue
