@@ -664,8 +664,8 @@ def table(summary):
                                                  for v in row["per_seed"].values()) + ")")
         hit = [v for v in row["seconds_to_target"].values() if v is not None]
         hit_refit = list(row.get("seconds_to_target_refit", {}).values())
-        to_target = (f"{min(hit) / 60:.0f} min" if hit else
-                     f"{min(hit_refit) / 60:.0f} min (refit)" if hit_refit else "-")
+        to_target = (minutes(hit, row["seeds"]) if hit else
+                     minutes(hit_refit, row["seeds"], "refit") if hit_refit else "-")
         done += "".join(f"; seed {s} running (epoch {e})"
                         for s, e in sorted(row.get("running", {}).items()))
         body.append([row["row"] + done, f"validation, seeds {seeds}",
@@ -675,6 +675,16 @@ def table(summary):
                      "gnnrec"])
     return rst(["system", "selected on", "R@20", "N@20", "R@20 refit", "best epoch",
                 f"to R@20 {TARGET}", "source"], body)
+
+
+def minutes(seconds, seeds, how=None):
+    """Every seed's time to the target, not the fastest: ``"113-122 min (refit)"``, and
+    ``"1 of 2 seeds"`` when some seeds never reached it."""
+    lo, hi = round(min(seconds) / 60), round(max(seconds) / 60)
+    notes = ([how] if how else []) + ([f"{len(seconds)} of {len(seeds)} seeds"]
+                                      if len(seconds) < len(seeds) else [])
+    span = f"{lo} min" if lo == hi else f"{lo}-{hi} min"
+    return span + (f" ({', '.join(notes)})" if notes else "")
 
 
 def plot(args, rows):

@@ -184,6 +184,15 @@ def test_a_refit_that_reaches_the_target_has_its_time_in_the_table(tmp_path, gow
     assert "0 min (refit)" in printed
 
 
+def test_the_time_to_target_names_every_seed_not_the_fastest(gowalla):
+    # two seeds at 113 and 122 min: the range, not the faster one alone
+    assert gowalla.minutes([6794.0, 7314.0], [0, 1], "refit") == "113-122 min (refit)"
+    # one seed of two reached it: said, so a single lucky seed does not read as the row's
+    assert gowalla.minutes([600.0], [0, 1]) == "10 min (1 of 2 seeds)"
+    assert gowalla.minutes([600.0], [0, 1], "refit") == "10 min (refit, 1 of 2 seeds)"
+    assert gowalla.minutes([600.0, 610.0], [0, 1]) == "10 min"
+
+
 def test_the_summary_takes_the_run_s_own_best_epoch_not_the_highest_validation(
         gowalla, tmp_path):
     # a creep below min_delta: the run kept epoch 1 as its best while epoch 3 scored higher
