@@ -30,18 +30,47 @@ def plot_curves(runs: Mapping[str, List[Dict]], panels: Sequence[Tuple[str, str]
     if not shown:
         raise GnnrecError(f"nothing to plot: no run has {', '.join(k for k, _ in panels)}")
     fig, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 4), squeeze=False)
-    for name, records in runs.items():
+    for i, (name, records) in enumerate(runs.items()):
         for ax, (key, panel) in zip(axes[0], shown):
             pts = [(r["epoch"], r[key]) for r in records
                    if isinstance(r.get(key), (int, float)) and r[key] == r[key]]
             if pts:
-                ax.plot(*zip(*pts), label=name, lw=1.4)
+                ax.plot(*zip(*pts), label=name, lw=1.4, **_style(i, len(runs)))
             ax.set_title(panel)
             ax.set_xlabel("epoch")
-    axes[0][0].legend(fontsize=8)
+    for ax in axes[0]:
+        _log_scale_if_wide(ax)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # a run may lack the first panel's key
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    if len(labels) <= 6:
+        axes[0][0].legend(handles, labels, fontsize=8)
+    else:  # many runs: beside the panels, so no curve is hidden under it
+        fig.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.95),
+                   ncol=-(-len(labels) // 30))
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _style(i: int, n: int) -> Dict:
+    """Colour and dash for run ``i`` of ``n``: ten colours alone up to ten
+    runs, then each colour with four dashes, so 40 runs stay distinct."""
+    colour = f"C{i % 10}"
+    if n <= 10:
+        return {"color": colour}
+    return {"color": colour, "linestyle": ("-", "--", ":", "-.")[(i // 10) % 4]}
+
+
+def _log_scale_if_wide(ax) -> None:
+    """A panel whose positive values span over 20x (e.g. a BPR loss beside a
+    softmax loss) on a log axis, so the small ones are not a flat line."""
+    ys = [y for line in ax.get_lines() for y in line.get_ydata()]
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 20:
+        ax.set_yscale("log")
