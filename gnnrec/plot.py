@@ -9,7 +9,10 @@ def plot_curves(runs: Mapping[str, List[Dict]], panels: Sequence[Tuple[str, str]
     r"""Draws one panel per ``(key, title)`` of ``panels``: the value of
     ``key`` in each record against its ``epoch``, one line per run. Records
     without the key (e.g. epochs that were not evaluated) are skipped; a
-    panel no run has is left out. Returns ``path``.
+    panel no run has is left out. A panel whose positive values span over
+    20x (e.g. a BPR loss beside a softmax loss) gets a log axis; past six
+    runs the legend sits beside the panels and past ten each colour also
+    takes a dash, so every run stays told apart. Returns ``path``.
 
     Args:
         runs (mapping): run label -> list of per-epoch records (dicts with
