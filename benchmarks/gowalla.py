@@ -254,11 +254,8 @@ def cmd_stopping(args):
 
     out, trainer = [], type("T", (), {"should_stop": False})()
     runs = os.path.join(args.out, "runs")
-    names = set(os.listdir(runs)) if os.path.isdir(runs) else set()
     for row, (_, _, _, _, _, patience) in ROWS.items():
-        seeds = sorted(int(n[len(row) + 2:]) for n in names
-                       if n.startswith(f"{row}-s") and n[len(row) + 2:].isdigit())
-        for seed in seeds:
+        for seed in seeds_in(runs, row):
             log, _ = read_log(os.path.join(runs, f"{row}-s{seed}", "log.jsonl"))
             evals = [r for r in log if "val/recall@20" in r]
             if not evals:
@@ -521,13 +518,19 @@ def cmd_summarize(args):
     write_summary(args, rows)
 
 
+def seeds_in(runs, row):
+    """The seeds of ``row`` whose selection folders (``<row>-s<seed>``) are in ``runs``."""
+    names = os.listdir(runs) if os.path.isdir(runs) else []
+    return sorted(int(n[len(row) + 2:]) for n in names
+                  if n.startswith(row + "-s") and n[len(row) + 2:].isdigit())
+
+
 def summarize_group(args, group, note):
     runs = os.path.join(args.out, group)
     rows = []
     for row in ROWS:
-        seeds = sorted(int(n[len(row) + 2:]) for n in os.listdir(runs) if n.startswith(row + "-s")
-                       and n[len(row) + 2:].isdigit()) if os.path.isdir(runs) else []
-        sel = {s: summarize_selection(folder(args, row, s, runs=group)) for s in seeds}
+        sel = {s: summarize_selection(folder(args, row, s, runs=group))
+               for s in seeds_in(runs, row)}
         sel = {s: v for s, v in sel.items() if v}
         if not sel:
             continue
