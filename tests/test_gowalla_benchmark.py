@@ -181,6 +181,8 @@ def test_a_refit_that_reaches_the_target_has_its_time_in_the_table(tmp_path, gow
     row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
     assert row["seconds_to_target"] == {"0": None}
     assert row["seconds_to_target_refit"] == {"0": pytest.approx(3.0 + 4.0)}
+    # and what the user waited: all 5 selection epochs (the best is known at the end)
+    assert row["seconds_end_to_end_refit"] == {"0": pytest.approx(5.0 + 4.0)}
     assert "0 min (refit)" in printed
 
 
@@ -206,6 +208,7 @@ def test_the_summary_takes_the_run_s_own_best_epoch_not_the_highest_validation(
     s = gowalla.summarize_selection(run)
     assert (s["best_epoch"], s["test_recall@20"]) == (1, 0.19)
     assert s["seconds_to_best"] == 1.0 and s["epoch_target_reached"] == 1
+    assert s["seconds_run"] == 3.0  # what the user waited for: patience's tail included
 
 
 def test_stopping_replays_min_delta_on_the_logged_curves(gowalla, tmp_path, capsys):
