@@ -74,7 +74,7 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
             settings, for ``peer_batches`` batches, extrapolated to an epoch.
 
     Returns:
-        one dict per combination: ``model``, ``sampler``, ``loss``,
+        one dict per combination: ``model``, ``sampler``, ``loss``, ``batch_size``,
         ``seconds`` (median epoch over rounds after the first),
         ``all_seconds``, ``batches``, ``phases`` (median seconds per epoch of
         each phase), ``eval_seconds``, ``peak_mb``, ``interactions_per_s``
@@ -92,6 +92,7 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
                        "loss": spec.loss.name, "trainer": trainer, "all_seconds": [],
                        "all_phases": [], "all_eval": [], "all_peak": [],
                        "batch_size": spec.trainer["batch_size"]})
+    vary = len({c["batch_size"] for c in combos}) > 1
     fold = None
     if protocol is not None:
         fold = "test" if protocol.has("test") else "val"
@@ -105,7 +106,8 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
             c["all_phases"].append(trainer.clock.take())
             c["batches"] = logs["batches"]
             line = (f"round {epoch}/{epochs}  {c['model']:<9}{c['sampler']:<9}{c['loss']:<8}"
-                    f"{logs['train_seconds']:8.3f}s")
+                    + (f"batch {c['batch_size']:<7}" if vary else "")
+                    + f"{logs['train_seconds']:8.3f}s")
             if fold is not None:
                 start = time.perf_counter()
                 protocol.evaluate(trainer.objective.model, fold)
@@ -121,7 +123,7 @@ def bench(graph: RecGraph, specs: Sequence[RunSpec], epochs: int = 3,
                        for p in PHASES}
         c["eval_seconds"] = statistics.median(c["all_eval"][later]) if c["all_eval"] else None
         c["peak_mb"] = max(c["all_peak"][later])
-        c["interactions_per_s"] = c["batches"] * c.pop("batch_size") / c["seconds"]
+        c["interactions_per_s"] = c["batches"] * c["batch_size"] / c["seconds"]
         c.pop("all_phases")
         results.append(c)
     for c in results:
@@ -190,12 +192,16 @@ def format_bench(results: List[Dict]) -> str:
     """A text table of the timing results: seconds per epoch, ratio, the
     phases, evaluation, peak memory and throughput."""
     evals = any(r.get("eval_seconds") is not None for r in results)
-    head = ["model", "sampler", "loss", "s/epoch", "ratio"] + [p[:5] for p in PHASES]
+    sizes = len({r.get("batch_size") for r in results}) > 1  # a column when it varies
+    head = ["model", "sampler", "loss"] + (["batch"] if sizes else []) + ["s/epoch", "ratio"]
+    head += [p[:5] for p in PHASES]
     head += (["eval s"] if evals else []) + ["peak MB", "inter/s"]
     rows = []
     for r in results:
         ph = r.get("phases") or {}
-        row = [r["model"], r["sampler"], r["loss"], f"{r['seconds']:.3f}", f"{r['ratio']:.2f}"]
+        row = [r["model"], r["sampler"], r["loss"]] + ([str(r.get("batch_size", "-"))]
+                                                       if sizes else [])
+        row += [f"{r['seconds']:.3f}", f"{r['ratio']:.2f}"]
         row += [f"{ph[p]:.3f}" if p in ph else "-" for p in PHASES]
         if evals:
             row.append("-" if r.get("eval_seconds") is None else f"{r['eval_seconds']:.3f}")

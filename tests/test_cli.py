@@ -215,6 +215,23 @@ def test_bench_times_every_combination(runner, data_dir):
     assert first["sampler"] == "rns" and first["ratio"] == 1.0
 
 
+def test_bench_times_several_batch_sizes_round_robin(runner, data_dir):
+    # every combination at each size: a larger batch takes fewer steps an epoch, and the
+    # table names the size of each row
+    r = runner.invoke(cli, ["bench", "--dataset", data_dir, "--samplers", "rns,dns",
+                            "--epochs", "2", "--batch-size", "64,256", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    head = next(line for line in r.output.splitlines() if line.startswith("model "))
+    assert head.split()[:5] == ["model", "sampler", "loss", "batch", "s/epoch"]
+    r = runner.invoke(cli, ["bench", "--dataset", data_dir, "--epochs", "2",
+                            "--batch-size", "64,256", "--device", "cpu", "--json"])
+    res = json.loads(r.output[r.output.index("{\n"):])["results"]
+    assert [x["batch_size"] for x in res] == [64, 256]
+    assert res[0]["batches"] > res[1]["batches"] and res[0]["ratio"] == 1.0
+    r = runner.invoke(cli, ["bench", "--dataset", data_dir, "--batch-size", "64,x"])
+    assert "--batch-size must be positive integers" in one_line_error(r)
+
+
 def test_bench_rejects_bad_names(runner):
     r = runner.invoke(cli, ["bench", "--samplers", "rns,foo"])
     assert "unknown sampler 'foo'" in one_line_error(r)

@@ -12,7 +12,8 @@ BAD = {"--test-frac": "2", "--val-frac": "2", "--min-rating": "nan", "--ks": "0"
        "--metric": "bogus", "--model-opt": "nope=1", "--sampler-opt": "nope=1",
        "--loss-opt": "nope=1", "--user-col": "x", "--item-col": "x", "--rating-col": "x",
        "--time-col": "x", "--data-opt": "nope=1", "--device": "tpu", "--space": "bad",
-       "--models": "nope", "--samplers": "nope", "--losses": "nope", "--opt": "bad"}
+       "--models": "nope", "--samplers": "nope", "--losses": "nope", "--opt": "bad",
+       "--batch-size": "-1"}
 BY_TYPE = {"IntParamType": "-1", "FloatParamType": "-1"}
 #: flags no value of which is an error of the flag itself (paths are errors of the path)
 FREE = {"--config", "--dataset", "--out", "--save", "--output", "--plot", "--index",

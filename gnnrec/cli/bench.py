@@ -31,8 +31,12 @@ from gnnrec.train.trainer import Trainer
               help="Timed rounds of every combination; the first is a warm-up.")
 @click.option("--max-batches", type=int, default=None,
               help="Time only this many batches of each epoch (quick runs on big data).")
-@click.option("--batch-size", type=int, default=None,
-              help=f"Interactions per step. [default: {default_of(Trainer, 'batch_size')}]")
+@click.option("--batch-size", default=None, metavar="N[,N...]",
+              help="Interactions per step; comma-separated to time several, every "
+                   "combination at each (LightGCN and NGCF propagate the whole graph at every "
+                   "step, so an epoch's cost falls with the batch; with --max-batches compare "
+                   "their inter/s). [default: "
+                   f"{default_of(Trainer, 'batch_size')}]")
 @click.option("--eval", "with_eval", is_flag=True,
               help="Also time full-ranking evaluation of the test split (validation when the "
                    "data has no test split) once per round.")
@@ -89,13 +93,13 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
     check_bench(epochs, max_batches, peer_batches, output)
     if output:
         check_targets([output], overwrite)
-    trainer = {"epochs": epochs} if batch_size is None else {"epochs": epochs,
-                                                             "batch_size": batch_size}
     model_names = split_names(models, MODELS, "model", "models")
     if peer and "lightgcn" not in model_names:
         raise GnnrecError("--peer pyg times PyG's LightGCN: include lightgcn in --models")
-    specs = RunSpec.grid(model_names, split_names(samplers, SAMPLERS, "sampler", "samplers"),
-                         split_names(losses, LOSSES, "loss", "losses"), options, trainer=trainer)
+    names = (model_names, split_names(samplers, SAMPLERS, "sampler", "samplers"),
+             split_names(losses, LOSSES, "loss", "losses"))
+    specs = [spec for size in batch_sizes(batch_size) for spec in RunSpec.grid(
+        *names, options, trainer={"epochs": epochs, **({"batch_size": size} if size else {})})]
     dev = resolve_device(device)
     dataset = load(session, DataSpec(**data_changes(data_kwargs)))
     graph = RecGraph.from_dataset(dataset, dev)
@@ -110,3 +114,17 @@ def bench(session, models, samplers, losses, opts, epochs, max_batches, batch_si
         click.echo(json.dumps({"device": str(dev), "results": results}, indent=2))
     else:
         click.echo(format_bench(results))
+
+
+def batch_sizes(text):
+    r"""``--batch-size``'s comma-separated sizes (``[None]``: the default)."""
+    if text is None:
+        return [None]
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        detail = f"must be positive integers, comma-separated (e.g. 2048,8192), got {text!r}"
+        raise GnnrecError(f"batch_size {detail}", param="batch_size", detail=detail)
+    return sizes
