@@ -119,6 +119,11 @@ ROWS = {
                                     {"dns.num_candidates": 64, "objective.reg_weight": 1e-2,
                                      "trainer.lr": 1e-2, "trainer.batch_size": 8192,
                                      "evaluation.min_delta": 1e-3}, 5, 10),
+    # 64 moved validation and test up at every epoch; does a larger pool go on doing so?
+    "lightgcn-dns128-b8192-lr1e-2": ("lightgcn", "dns", "bpr",
+                                     {"dns.num_candidates": 128, "objective.reg_weight": 1e-2,
+                                      "trainer.lr": 1e-2, "trainer.batch_size": 8192,
+                                      "evaluation.min_delta": 1e-3}, 5, 10),
     "lightgcn-mixgcf": ("lightgcn", "mixgcf", "bpr", {"mixgcf.num_candidates": 32}, 5, 10),
     "lightgcn-pdns": ("lightgcn", "pdns", "bpr", {"pdns.mix": 0.8}, 5, 10),
     "lightgcn-ahns": ("lightgcn", "ahns", "bpr", {"ahns.alpha": 0.1, "ahns.beta": 1.0}, 5, 10),
