@@ -78,6 +78,9 @@ PUBLISHED = [
 ]
 #: HDCCF's auxiliary terms at the paper's weights (off by default now)
 HDCCF_AUX = {"hdccf.lambda_u": 0.1, "hdccf.lambda_i": 0.1}
+#: the batch-8192 DNS rows' options beside the pool size: L2 1e-2, lr 1e-2, min_delta 0.001
+DNS_B8192 = {"objective.reg_weight": 1e-2, "trainer.lr": 1e-2, "trainer.batch_size": 8192,
+             "evaluation.min_delta": 1e-3}
 #: row -> (encoder, sampler, loss, options {NAME.KEY: value}, eval every, patience)
 #: The samplers' and losses' values are those validation chose on 20-core Gowalla
 #: (benchmarks/README.rst, "Do the methods deliver?"), reused here (a stated cut).
@@ -106,24 +109,18 @@ ROWS = {
                                        {"dns.num_candidates": 32, "objective.reg_weight": 1e-2,
                                         "trainer.lr": 3e-3, "evaluation.min_delta": 1e-3},
                                        5, 10),
-    # the same at 4x the batch (8192): a full-graph propagation per step makes an epoch
-    # ~3.7x cheaper on a CPU (``gnnrec bench``, 2 threads: 99k against 27k interactions/s);
-    # the learning rate scaled with the batch (x3.3, about linearly)
+    # the same at 4x the batch (8192): a full-graph propagation per step makes a DNS epoch
+    # 3.8x cheaper on a CPU (results/gowalla/bench_batch.json: 6.6 s against 25.1 s); the
+    # learning rate scaled with the batch (x3.3, about linearly)
     "lightgcn-dns-b8192-lr1e-2": ("lightgcn", "dns", "bpr",
-                                  {"dns.num_candidates": 32, "objective.reg_weight": 1e-2,
-                                   "trainer.lr": 1e-2, "trainer.batch_size": 8192,
-                                   "evaluation.min_delta": 1e-3}, 5, 10),
+                                  {"dns.num_candidates": 32, **DNS_B8192}, 5, 10),
     # and with 64 candidates: PDNS's authors chose 64 for DNS on this split (their Table 5,
     # on validation), "harder negatives preferred" with its many users and items
     "lightgcn-dns64-b8192-lr1e-2": ("lightgcn", "dns", "bpr",
-                                    {"dns.num_candidates": 64, "objective.reg_weight": 1e-2,
-                                     "trainer.lr": 1e-2, "trainer.batch_size": 8192,
-                                     "evaluation.min_delta": 1e-3}, 5, 10),
+                                    {"dns.num_candidates": 64, **DNS_B8192}, 5, 10),
     # 64 moved validation and test up at every epoch; does a larger pool go on doing so?
     "lightgcn-dns128-b8192-lr1e-2": ("lightgcn", "dns", "bpr",
-                                     {"dns.num_candidates": 128, "objective.reg_weight": 1e-2,
-                                      "trainer.lr": 1e-2, "trainer.batch_size": 8192,
-                                      "evaluation.min_delta": 1e-3}, 5, 10),
+                                     {"dns.num_candidates": 128, **DNS_B8192}, 5, 10),
     "lightgcn-mixgcf": ("lightgcn", "mixgcf", "bpr", {"mixgcf.num_candidates": 32}, 5, 10),
     "lightgcn-pdns": ("lightgcn", "pdns", "bpr", {"pdns.mix": 0.8}, 5, 10),
     "lightgcn-ahns": ("lightgcn", "ahns", "bpr", {"ahns.alpha": 0.1, "ahns.beta": 1.0}, 5, 10),
