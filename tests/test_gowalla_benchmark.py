@@ -228,3 +228,15 @@ def test_stopping_replays_min_delta_on_the_logged_curves(gowalla, tmp_path, caps
     r = json.load(open(save))[0]
     assert (r["best_epoch"], r["stop_epoch"]) == (15, None)
     assert "not by 15" in capsys.readouterr().out
+
+
+def test_every_row_builds_a_valid_spec_with_its_options_applied(gowalla):
+    """A row's misspelt option or out-of-range value fails here, not hours into a run."""
+    args = type("Args", (), {"data": "unused"})()
+    for row, (encoder, sampler, loss, options, _, _) in gowalla.ROWS.items():
+        spec = gowalla.row_spec(args, row, seed=0)
+        assert spec.model.name == encoder and spec.loss.name == loss, row
+        assert (spec.sampler is None) == (sampler is None), row
+    pdns = gowalla.row_spec(args, "lightgcn-pdns64-b8192-lr1e-2", seed=0)
+    assert pdns.sampler.options["num_candidates"] == 64 and pdns.sampler.options["mix"] == 0.99
+    assert pdns.objective["reg_weight"] == 1e-4 and pdns.trainer["batch_size"] == 8192
