@@ -78,7 +78,8 @@ PUBLISHED = [
 ]
 #: HDCCF's auxiliary terms at the paper's weights (off by default now)
 HDCCF_AUX = {"hdccf.lambda_u": 0.1, "hdccf.lambda_i": 0.1}
-#: the batch-8192 DNS rows' options beside the pool size: L2 1e-2, lr 1e-2, min_delta 0.001
+#: the batch-8192 rows' options beside the sampler's: L2 1e-2 (the PDNS row sets its own),
+#: lr 1e-2, min_delta 0.001
 DNS_B8192 = {"objective.reg_weight": 1e-2, "trainer.lr": 1e-2, "trainer.batch_size": 8192,
              "evaluation.min_delta": 1e-3}
 #: row -> (encoder, sampler, loss, options {NAME.KEY: value}, eval every, patience)
