@@ -9,6 +9,7 @@ from gnnrec.data import load_dataset
 from gnnrec.data.formats import READERS, detect, lightgcn, movielens
 from gnnrec.data.formats.lightgcn import read_lightgcn
 from gnnrec.data.formats.movielens import read_movielens
+from gnnrec.data.formats.text import line_blocks
 from gnnrec.data.loading import DataSpec
 from gnnrec.errors import GnnrecError
 
@@ -66,6 +67,33 @@ def lightgcn_text(rng, lines=300):
         if rng.random() < 0.05:
             out.append("")  # blank lines are skipped
     return "\n".join(out) + rng.choice(["", "\n", "\r\n"])
+
+
+class _Reports:
+    def __init__(self):
+        self.calls, self.ended = [], None
+
+    def __call__(self, name, done, total):
+        self.calls.append((name, done, total))
+
+    def done(self, name):
+        self.ended = name
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 1000])
+@pytest.mark.parametrize("text", [b"", b"a\n", b"a b\nc\n\nd e f\n", b"x\nlast without newline",
+                                  b"no newline at all"])
+def test_line_blocks_are_whole_lines_numbered_and_cover_the_file(tmp_path, chunk, text):
+    path = tmp_path / "f.txt"
+    path.write_bytes(text)
+    reports = _Reports()
+    blocks = list(line_blocks(str(path), chunk, reports))
+    assert b"".join(b for b, _ in blocks) == text
+    assert all(b and (b.endswith(b"\n") or i == len(blocks) - 1)
+               for i, (b, _) in enumerate(blocks))
+    assert [n for _, n in blocks] == [1 + text[:sum(len(b) for b, _ in blocks[:i])].count(b"\n")
+                                      for i in range(len(blocks))]
+    assert reports.calls[-1] == ("f.txt", len(text), len(text)) and reports.ended == "f.txt"
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -5,8 +5,8 @@ from typing import Dict, List
 import numpy as np
 
 from gnnrec.data.formats.base import Progress, Reader, first_lines
-from gnnrec.data.formats.text import (INT64_MAX, check_text, int_token, numbered_lines,
-                                      open_text)
+from gnnrec.data.formats.text import (INT64_MAX, check_text, int_token, line_blocks,
+                                      numbered_lines)
 from gnnrec.data.interactions import Interactions
 from gnnrec.errors import GnnrecError
 
@@ -76,34 +76,16 @@ def read_lightgcn(path: str, progress: Progress = None) -> Dict[str, np.ndarray]
         dict with ``user`` and ``item`` int64 arrays (original ids) and
         ``listed_users``, every user id that has a line.
     """
-    progress = progress or Progress()
-    total = os.path.getsize(path) if os.path.isfile(path) else 0
     users: List[np.ndarray] = []
     items: List[np.ndarray] = []
     listed: List[np.ndarray] = []
-    done, line, rest = 0, 1, b""
-    with open_text(path, binary=True) as f:
-        while True:
-            block = f.read(CHUNK)
-            done += len(block)
-            data = rest + block
-            if block:
-                cut = data.rfind(b"\n") + 1
-                data, rest = (data[:cut], data[cut:]) if cut else (b"", data)
-            else:
-                rest = b""
-            if data:
-                got = _parse_fast(data)
-                if got is None:
-                    got = _parse_exact(data, path, line)
-                users.append(got[0])
-                items.append(got[1])
-                listed.append(got[2])
-                line += data.count(b"\n")
-            progress(os.path.basename(path), done, total)
-            if not block:
-                break
-    progress.done(os.path.basename(path))
+    for data, line in line_blocks(path, CHUNK, progress or Progress()):
+        got = _parse_fast(data)
+        if got is None:
+            got = _parse_exact(data, path, line)
+        users.append(got[0])
+        items.append(got[1])
+        listed.append(got[2])
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
     return {"user": cat(users), "item": cat(items), "listed_users": cat(listed)}
 

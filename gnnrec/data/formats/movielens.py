@@ -6,7 +6,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from gnnrec.data.formats.base import Progress, Reader, first_lines, is_number
-from gnnrec.data.formats.text import check_text, float_token, int_token, numbered_lines, open_text
+from gnnrec.data.formats.text import (check_text, float_token, int_token, line_blocks,
+                                      numbered_lines)
 from gnnrec.errors import data_error
 
 CHUNK = 8 * 2 ** 20
@@ -71,31 +72,14 @@ def read_movielens(path: str, min_rating: Optional[float] = None,
         dict with ``user``, ``item`` (int64), ``rating`` and ``timestamp``
         (float64) arrays, and ``sep``.
     """
-    progress = progress or Progress()
-    total = os.path.getsize(path) if os.path.isfile(path) else 0
     parts: List[Dict[str, np.ndarray]] = []
-    sep, done, line, rest = None, 0, 1, b""
-    with open_text(path, binary=True) as f:
-        while True:
-            block = f.read(CHUNK)
-            done += len(block)
-            data = rest + block
-            if block:
-                cut = data.rfind(b"\n") + 1
-                data, rest = (data[:cut], data[cut:]) if cut else (b"", data)
-            else:
-                rest = b""
-            if data:
-                check_text(data, path, line)
-                if sep is None:
-                    sep = _first_separator(data.decode("utf-8"), path, line)
-                got = _parse_fast(data, sep)
-                parts.append(got if got is not None else _parse_exact(data, path, line, sep))
-                line += data.count(b"\n")
-            progress(os.path.basename(path), done, total)
-            if not block:
-                break
-    progress.done(os.path.basename(path))
+    sep = None
+    for data, line in line_blocks(path, CHUNK, progress or Progress()):
+        check_text(data, path, line)
+        if sep is None:
+            sep = _first_separator(data.decode("utf-8"), path, line)
+        got = _parse_fast(data, sep)
+        parts.append(got if got is not None else _parse_exact(data, path, line, sep))
     keys = ("user", "item", "rating", "timestamp")
     out = {k: np.concatenate([p[k] for p in parts]) if parts else
            np.zeros(0, np.int64 if k in ("user", "item") else np.float64) for k in keys}

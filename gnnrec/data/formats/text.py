@@ -2,6 +2,7 @@
 numbered lines, ids and numbers whose errors name the file and line."""
 import math
 import os
+from typing import Iterator, Tuple
 
 from gnnrec.errors import GnnrecError, data_error
 
@@ -18,6 +19,35 @@ def open_text(path: str, binary: bool = False):
     if binary:
         return open(path, "rb")
     return open(path, encoding="utf-8", newline="")
+
+
+def line_blocks(path: str, chunk: int, progress) -> Iterator[Tuple[bytes, int]]:
+    r"""Reads ``path`` in blocks of about ``chunk`` bytes cut after a newline
+    (a last line without one comes with the last block) and yields each
+    non-empty block with the 1-based number of its first line. Reports
+    ``progress(name, bytes_read, total)`` after each read and
+    ``progress.done(name)`` at the end (a
+    :class:`~gnnrec.data.formats.base.Progress`)."""
+    name = os.path.basename(path)
+    total = os.path.getsize(path) if os.path.isfile(path) else 0
+    done, line, rest = 0, 1, b""
+    with open_text(path, binary=True) as f:
+        while True:
+            block = f.read(chunk)
+            done += len(block)
+            data = rest + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                data, rest = (data[:cut], data[cut:]) if cut else (b"", data)
+            else:
+                rest = b""
+            if data:
+                yield data, line
+                line += data.count(b"\n")
+            progress(name, done, total)
+            if not block:
+                break
+    progress.done(name)
 
 
 def check_text(data: bytes, path: str, line: int) -> None:
