@@ -25,8 +25,9 @@ folders under ``--out``/runs:
   the final length (tests/test_refit.py).
 
 Both are resumable: stop a worker at any moment and start it again
-(``--resume`` of each folder). Workers claim a job with a lock file, so
-several can share one plan. ``summarize`` writes ``summary.json`` (one row
+(``--resume`` of each folder). Workers claim a job with a lock (the kernel's,
+on ``<run>.lock``: it ends with its worker, however that ends), so several
+can share one plan. ``summarize`` writes ``summary.json`` (one row
 per configuration) and the reST table of ``benchmarks/README.rst``.
 
 Time to quality (the table's "to R@20 0.183"): the training and validation
@@ -57,6 +58,7 @@ warnings.filterwarnings("ignore")
 
 from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
+from gnnrec.lock import OutputLock  # noqa: E402
 from gnnrec.refit import refit_spec  # noqa: E402
 from gnnrec.run import resumed_spec, train_run  # noqa: E402
 from gnnrec.spec import Component, RunSpec  # noqa: E402
@@ -228,27 +230,12 @@ class Deadline(Callback):
 
 
 def claim(path):
-    lock = path + ".lock"
-    os.makedirs(os.path.dirname(lock), exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            pid = int(open(lock).read().strip() or 0)
-            os.kill(pid, 0)
-            return False
-        except (ValueError, ProcessLookupError, PermissionError):
-            os.unlink(lock)
-            return claim(path)
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    return True
-
-
-def released(path):
-    lock = path + ".lock"
-    if os.path.exists(lock):
-        os.unlink(lock)
+    r"""The lock of the job whose run folder is ``path`` (the kernel's lock on
+    ``path + ".lock"``, which ends with its process however that ends, so a
+    stopped worker leaves nothing to clean up), or ``None`` while another
+    worker holds it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return OutputLock(path + ".lock", path).try_acquire()
 
 
 def selection_state(run):
@@ -367,7 +354,8 @@ def cmd_select(args):
                   "is gone: `gowalla.py cut` ends it at its best epoch so far; remove the folder "
                   "to start it again", flush=True)
             continue
-        if not claim(run):
+        lock = claim(run)
+        if lock is None:
             continue
         try:
             spec = run_spec(run, row_spec(args, row, seed))
@@ -381,7 +369,7 @@ def cmd_select(args):
             print(f"[{row} s{seed}] {e}: stopped, resumable", flush=True)
             return
         finally:
-            released(run)
+            lock.release()
 
 
 def cmd_refit(args):
@@ -405,7 +393,10 @@ def cmd_refit(args):
                       "gone: remove the folder to refit from epoch 0", flush=True)
                 pending.remove(job)
                 continue
-            if best == 0 or (have >= best and not done) or not claim(run):
+            if best == 0 or (have >= best and not done):
+                continue
+            lock = claim(run)
+            if lock is None:
                 continue
             if have > best:
                 raise SystemExit(f"{run}: trained {have} epochs, past the selection run's best "
@@ -424,7 +415,7 @@ def cmd_refit(args):
                 print(f"[{row} s{seed} refit] {e}: stopped, resumable", flush=True)
                 return
             finally:
-                released(run)
+                lock.release()
         if not progressed:
             time.sleep(args.poll)
 

@@ -37,6 +37,7 @@ warnings.filterwarnings("ignore")
 from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data import RecGraph, load_dataset  # noqa: E402
 from gnnrec.data.loading import DataSpec  # noqa: E402
+from gnnrec.lock import OutputLock  # noqa: E402
 from gnnrec.metrics import split_sets  # noqa: E402
 from gnnrec.spec import Component, RunSpec  # noqa: E402
 from gnnrec.train.callbacks import EarlyStopping, Evaluate  # noqa: E402
@@ -223,20 +224,10 @@ def run_one(args, job, tuned, path):
 
 
 def claim(path):
-    lock = path + ".lock"
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            pid = int(open(lock).read().strip() or 0)
-            os.kill(pid, 0)
-            return False  # a live worker has it
-        except (ValueError, ProcessLookupError, PermissionError):
-            os.unlink(lock)  # a worker that died: take it over
-            return claim(path)
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    return True
+    r"""The job at ``path``'s lock (the kernel's, on ``path + ".lock"``: it ends
+    with its worker however that ends), or ``None`` while another worker
+    holds it."""
+    return OutputLock(path + ".lock", path).try_acquire()
 
 
 def read_tuned(out):
@@ -264,7 +255,8 @@ def cmd_run(args):
             if METHODS[job[2]][3] and job[2] not in tuned:
                 pending += 1
                 continue
-            if not claim(path):
+            lock = claim(path)
+            if lock is None:
                 continue
             try:
                 start = time.time()
@@ -273,7 +265,7 @@ def cmd_run(args):
                 print(f"{os.getpid()} {job} done in {time.time() - start:.0f}s", flush=True)
                 ran = True
             finally:
-                os.unlink(path + ".lock")
+                lock.release()
         if not pending:
             return
         if not ran:

@@ -65,6 +65,14 @@ class OutputLock:
         self.fd = fd
         return self
 
+    def try_acquire(self) -> Optional["OutputLock"]:
+        r""":meth:`acquire`, or ``None`` when another process holds the lock
+        (a worker going through a queue of jobs skips a busy one)."""
+        try:
+            return self.acquire()
+        except OutputBusy:
+            return None
+
     def release(self) -> None:
         if self.fd is not None:
             try:  # only our own file: a swapped-in folder may hold another at this path

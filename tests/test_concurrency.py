@@ -143,3 +143,18 @@ def test_study_folder_and_export_targets_are_locked(data_dir, tmp_path):
         r = subprocess.run(gnnrec("data", "--dataset", data_dir, "--save", save), env=ENV,
                            capture_output=True, text=True)
     assert r.returncode == 2 and "another gnnrec process" in r.stderr
+
+
+def test_try_acquire_skips_a_held_lock_and_takes_a_left_file(tmp_path):
+    path = str(tmp_path / "job.lock")
+    with open(path, "w") as f:
+        f.write(f"{os.getpid()}\n")  # left by a process that ended: a file, not a lock
+    held = OutputLock(path, "job").try_acquire()
+    assert held is not None and held.held
+    assert OutputLock(path, "job").try_acquire() is None  # another open of the file: busy
+    with pytest.raises(OutputBusy, match=f"PID {os.getpid()}"):
+        OutputLock(path, "job").acquire()
+    held.release()
+    again = OutputLock(path, "job").try_acquire()
+    assert again is not None
+    again.release()

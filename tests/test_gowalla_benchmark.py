@@ -103,6 +103,25 @@ def test_a_run_resumes_under_its_own_spec_after_a_default_changed(tmp_path, gowa
     assert config["loss"]["options"]["scorer"] is None  # it went on under its own spec
 
 
+def test_a_worker_skips_a_job_another_holds_not_one_a_stopped_worker_left(tmp_path, gowalla):
+    """A job's lock is the kernel's: a live worker's keeps others off it; the
+    lock file a stopped worker left (even naming a live PID, as after a new
+    machine reuses PIDs) does not."""
+    data = tiny_lightgcn_dataset(str(tmp_path / "tiny"), num_users=30, num_items=25)
+    out, common = str(tmp_path / "out"), ["--data", data, "--rows", "lightgcn-rns", "--seeds", "0"]
+    run = os.path.join(out, "runs", "lightgcn-rns-s0")
+    other = gowalla.claim(run)
+    assert other is not None and gowalla.claim(run) is None
+    gowalla.main(["select", "--out", out, *common, "--max-seconds", "0.001"])
+    assert not os.path.exists(run)
+    other.release()
+    with open(run + ".lock", "w") as f:
+        f.write(f"{os.getpid()}\n")
+    gowalla.main(["select", "--out", out, *common, "--max-seconds", "0.001"])  # one epoch
+    assert os.path.exists(os.path.join(run, "last.pt"))
+    assert not os.path.exists(run + ".lock")  # released
+
+
 def test_an_interrupted_select_says_it_resumes_without_a_traceback(tmp_path, gowalla, capsys,
                                                                    monkeypatch):
     def stopped(args):
