@@ -356,6 +356,7 @@ def cmd_select(args):
             continue
         lock = claim(run)
         if lock is None:
+            print(f"[{row} s{seed}] another worker is training it: skipped", flush=True)
             continue
         try:
             spec = run_spec(run, row_spec(args, row, seed))

@@ -103,7 +103,8 @@ def test_a_run_resumes_under_its_own_spec_after_a_default_changed(tmp_path, gowa
     assert config["loss"]["options"]["scorer"] is None  # it went on under its own spec
 
 
-def test_a_worker_skips_a_job_another_holds_not_one_a_stopped_worker_left(tmp_path, gowalla):
+def test_a_worker_skips_a_job_another_holds_not_one_a_stopped_worker_left(
+        tmp_path, gowalla, capsys):
     """A job's lock is the kernel's: a live worker's keeps others off it; the
     lock file a stopped worker left (even naming a live PID, as after a new
     machine reuses PIDs) does not."""
@@ -112,8 +113,10 @@ def test_a_worker_skips_a_job_another_holds_not_one_a_stopped_worker_left(tmp_pa
     run = os.path.join(out, "runs", "lightgcn-rns-s0")
     other = gowalla.claim(run)
     assert other is not None and gowalla.claim(run) is None
+    capsys.readouterr()
     gowalla.main(["select", "--out", out, *common, "--max-seconds", "0.001"])
     assert not os.path.exists(run)
+    assert "[lightgcn-rns s0] another worker is training it: skipped" in capsys.readouterr().out
     other.release()
     with open(run + ".lock", "w") as f:
         f.write(f"{os.getpid()}\n")
