@@ -20,9 +20,10 @@ folders under ``--out``/runs:
   data), trained for the number of epochs the selection run chose; test is
   evaluated once, when that number is final. The refit *follows* the
   selection run (it trains up to the selection run's current best epoch and
-  waits), so a second core makes it nearly free in wall-clock; training is
-  a function of (seed, epoch) alone, so following equals one refit run of
-  the final length (tests/test_refit.py).
+  waits), so spare cores make it nearly free in wall-clock (on a 2-core
+  VM, one two-thread worker at a time was faster: benchmarks/README.rst);
+  training is a function of (seed, epoch) alone, so following equals one
+  refit run of the final length (tests/test_refit.py).
 
 Both are resumable: stop a worker at any moment and start it again
 (``--resume`` of each folder). Workers claim a job with a lock (the kernel's,
