@@ -4,7 +4,7 @@ refits and time-to-quality (issue 19).
     python benchmarks/gowalla.py select --rows lightgcn-rns --seeds 0     # a worker
     python benchmarks/gowalla.py refit  --rows lightgcn-rns --seeds 0     # its follower
     python benchmarks/gowalla.py cut --rows lightgcn-rns --seeds 0 --reason WHY  # ends a run
-    python benchmarks/gowalla.py summarize                               # summary.json + table
+    python benchmarks/gowalla.py summarize --readme benchmarks/README.rst  # summary.json + table
     python benchmarks/gowalla.py stopping --min-delta 0.001   # early stopping replayed on the logs
 
 Every configuration (a row of ROWS and a seed) is two ordinary gnnrec run
@@ -654,7 +654,11 @@ def write_summary(args, rows):
     with open(path + ".tmp", "w") as f:
         json.dump(summary, f, indent=2)
     os.replace(path + ".tmp", path)
-    print(table(summary))
+    text = table(summary)
+    print(text)
+    if args.readme:
+        replace_table(args.readme, text)
+        print(f"table written into {args.readme}")
     if pairs:
         print("\nThe authors' sampling (users) against one pass over the interactions "
               "(edges), the same epochs:")
@@ -699,6 +703,27 @@ def table(summary):
                      "gnnrec"])
     return rst(["system", "selected on", "R@20", "N@20", "R@20 refit", "best epoch",
                 f"to R@20 {TARGET}", "source"], body)
+
+
+def replace_table(path, text):
+    r"""Writes ``text`` (:func:`table`) over the table in the reST file
+    ``path`` whose header row starts ``system`` and names ``selected on``
+    (benchmarks/README.rst, section 5), so that regenerating it needs no
+    hand edit; a file without that table is refused, not appended to."""
+    lines = open(path).read().split("\n")
+    head = next((i for i, line in enumerate(lines)
+                 if line.startswith("system ") and " selected on " in line
+                 and i > 0 and set(lines[i - 1]) == {"=", " "}), None)
+    if head is None:
+        raise SystemExit(f"{path}: no table with a 'system ... selected on' header to replace")
+    rules = [i for i in range(head - 1, len(lines))
+             if lines[i] and set(lines[i]) == {"=", " "}][:3]
+    if len(rules) < 3:
+        raise SystemExit(f"{path}: the table under line {head + 1} has no closing rule")
+    lines[head - 1:rules[2] + 1] = text.split("\n")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(path + ".tmp", path)
 
 
 def minutes(seconds, seeds, how=None):
@@ -754,6 +779,10 @@ def main(argv=None):
     sub.choices["cut"].add_argument("--reason", required=True,
                                     help="why the run ends here (kept in cut.json)")
     sub.choices["summarize"].add_argument("--plot", action="store_true")
+    sub.choices["summarize"].add_argument(
+        "--readme", default=None, metavar="RST",
+        help="also write the table over the one in this reST file "
+             "(benchmarks/README.rst)")
     sub.choices["stopping"].add_argument("--min-delta", type=float, default=0.001)
     sub.choices["stopping"].add_argument("--save", default=None, help="a JSON file")
     args = p.parse_args(argv)

@@ -163,6 +163,30 @@ def test_a_seed_still_running_stays_out_of_a_rows_figures(tmp_path, gowalla, cap
     assert row["seeds"] == [1] and row["running"] == {} and row["test_recall@20"]["mean"] == 0.01
 
 
+def test_summarize_rewrites_the_readme_table_and_leaves_the_prose(tmp_path, gowalla, capsys):
+    """``--readme`` replaces exactly the table with the ``system ... selected
+    on`` header; the text around it, and other tables, stay as they were."""
+    out = str(tmp_path / "out")
+    selection_log(os.path.join(out, "runs", "lightgcn-rns-s0"), epochs=6, best=4)
+    gowalla.main(["cut", "--out", out, "--rows", "lightgcn-rns", "--seeds", "0", "--reason", "x"])
+    readme = tmp_path / "README.rst"
+    other = "===  ===\na    b\n===  ===\n1    2\n===  ===\n"
+    old = ("======  ===========  ====\nsystem  selected on  R@20\n======  ===========  ====\n"
+           "stale   test         0.1\n======  ===========  ====\n")
+    readme.write_text("Intro.\n\n" + other + "\nBefore.\n\n" + old + "\nAfter.\n")
+    capsys.readouterr()
+    gowalla.main(["summarize", "--out", out, "--readme", str(readme)])
+    printed = capsys.readouterr().out
+    text = readme.read_text()
+    table = printed[printed.index("====="):printed.index("\ntable written")]
+    assert "stale" not in text and "\nBefore.\n\n" + table + "\n\nAfter.\n" in text
+    assert text.startswith("Intro.\n\n" + other) and "lightgcn-rns (cut at 6)" in text
+    readme.write_text("No table here.\n")
+    with pytest.raises(SystemExit, match="no table"):
+        gowalla.main(["summarize", "--out", out, "--readme", str(readme)])
+    assert readme.read_text() == "No table here.\n"
+
+
 def test_a_run_whose_checkpoint_is_gone_is_named_not_started_over(tmp_path, gowalla, capsys):
     """The committed logs of runs whose checkpoints git did not keep: ``select``
     and ``refit`` say what to do and leave them as they are."""
