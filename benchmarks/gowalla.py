@@ -581,6 +581,10 @@ def summarize_group(args, group, note):
             for name in ("test_recall@20", "test_ndcg@20"):
                 m, sd = mean_std([r[name] for r in refits.values()])
                 out["refit"][name] = {"mean": m, "std": sd}
+        # refits under way (trained some epochs, not tested): named in the table, not averaged
+        out["refit_running"] = {
+            s: {"epoch": e, "of": sel[s]["best_epoch"]} for s in agg if not ref[s]
+            for e in [_trained_epochs(folder(args, row, s, True, runs=group))] if e}
         out["seconds_to_target"] = {s: sel[s]["seconds_to_target"] for s in agg}
         # a refit that tests >= TARGET: selection to its best epoch, then the refit, one after
         # the other on one machine (a refit following on a second core overlaps the two)
@@ -696,9 +700,18 @@ def table(summary):
                      minutes(hit_refit, row["seeds"], "refit") if hit_refit else "-")
         done += "".join(f"; seed {s} running (epoch {e})"
                         for s, e in sorted(row.get("running", {}).items()))
+        done += "".join(f"; seed {s} refit at epoch {r['epoch']} of {r['of']}"
+                        for s, r in sorted(row.get("refit_running", {}).items()))
+        refit = "-"
+        if row["refit"]:
+            refit = fmt(row["refit"]["test_recall@20"])
+            if row["refit"]["seeds"] != row["seeds"]:
+                refit += f" (seed{'s' * (len(row['refit']['seeds']) > 1)} " \
+                         f"{','.join(map(str, row['refit']['seeds']))})"
+
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
-                     fmt(row["refit"]["test_recall@20"]) if row["refit"] else "-",
+                     refit,
                      fmt(row["best_epoch"], 0), to_target,
                      "gnnrec"])
     return rst(["system", "selected on", "R@20", "N@20", "R@20 refit", "best epoch",

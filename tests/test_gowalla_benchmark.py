@@ -163,6 +163,33 @@ def test_a_seed_still_running_stays_out_of_a_rows_figures(tmp_path, gowalla, cap
     assert row["seeds"] == [1] and row["running"] == {} and row["test_recall@20"]["mean"] == 0.01
 
 
+def test_a_refit_of_some_seeds_names_them_and_one_under_way_its_epoch(
+        tmp_path, gowalla, capsys):
+    """The refit column is not read as the row's seeds: a refit of seed 0
+    alone says so, and seed 1's refit, still training, is named with its
+    epoch and target instead of being averaged in or left out silently."""
+    out = str(tmp_path / "out")
+    for seed in (0, 1):
+        selection_log(os.path.join(out, "runs", f"lightgcn-rns-s{seed}"), epochs=6, best=4)
+    gowalla.main(["cut", "--out", out, "--rows", "lightgcn-rns", "--seeds", "0,1",
+                  "--reason", "x"])
+    for seed, epochs, test in ((0, 4, {"recall@20": 0.2, "ndcg@20": 0.1}), (1, 2, None)):
+        refit = os.path.join(out, "runs", f"lightgcn-rns-s{seed}-refit")
+        os.makedirs(refit)
+        with open(os.path.join(refit, "log.jsonl"), "w") as f:
+            for e in range(1, epochs + 1):
+                f.write(json.dumps({"epoch": e, "train_seconds": 1.0}) + "\n")
+        if test:
+            with open(os.path.join(refit, "results.json"), "w") as f:
+                json.dump({"epochs_run": epochs, "test": test}, f)
+    capsys.readouterr()
+    gowalla.main(["summarize", "--out", out])
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("lightgcn-rns"))
+    assert "seed 1 refit at epoch 2 of 4" in line and "0.2000 (seed 0)" in line
+    row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
+    assert row["refit"]["seeds"] == [0] and row["refit_running"] == {"1": {"epoch": 2, "of": 4}}
+
+
 def test_summarize_rewrites_the_readme_table_and_leaves_the_prose(tmp_path, gowalla, capsys):
     """``--readme`` replaces exactly the table with the ``system ... selected
     on`` header; the text around it, and other tables, stay as they were."""
