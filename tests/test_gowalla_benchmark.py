@@ -284,6 +284,23 @@ def test_the_summary_takes_the_run_s_own_best_epoch_not_the_highest_validation(
     assert s["seconds_run"] == 3.0  # what the user waited for: patience's tail included
 
 
+def test_the_test_selected_figure_is_kept_apart_from_the_validation_selected_one(
+        gowalla, tmp_path):
+    """The published figures select on test; the summary records what that
+    would report from the same curve (the highest test, its epoch), beside,
+    never instead of, the test at the validation-chosen epoch."""
+    run = str(tmp_path / "sel")
+    os.makedirs(run)
+    with open(os.path.join(run, "log.jsonl"), "w") as f:
+        for e, val, test in ((1, 0.20, 0.15), (2, 0.22, 0.17), (3, 0.21, 0.18), (4, 0.19, 0.18)):
+            f.write(json.dumps({"epoch": e, "train_seconds": 1.0, "val/recall@20": val,
+                                "test/recall@20": test, "test/ndcg@20": test,
+                                "best_epoch": 2}) + "\n")
+    s = gowalla.summarize_selection(run)
+    assert (s["best_epoch"], s["test_recall@20"]) == (2, 0.17)
+    assert s["selected_on_test"] == {"epoch": 3, "test_recall@20": 0.18}  # the first of a tie
+
+
 def test_stopping_replays_min_delta_on_the_logged_curves(gowalla, tmp_path, capsys):
     out = str(tmp_path / "out")
     run = os.path.join(out, "runs", "lightgcn-rns-s0")  # patience 10 evaluations
