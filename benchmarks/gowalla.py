@@ -588,7 +588,8 @@ def summarize_group(args, group, note):
             for name in ("test_recall@20", "test_ndcg@20"):
                 m, sd = mean_std([r[name] for r in refits.values()])
                 out["refit"][name] = {"mean": m, "std": sd}
-        # refits under way (trained some epochs, not tested): named in the table, not averaged
+        # refits not finished (trained some epochs, not tested: under way, paused or left):
+        # named in the table with the epochs run, not averaged
         out["refit_running"] = {
             s: {"epoch": e, "of": sel[s]["best_epoch"]} for s in agg if not ref[s]
             for e in [_trained_epochs(folder(args, row, s, True, runs=group))] if e}
@@ -707,7 +708,7 @@ def table(summary):
                      minutes(hit_refit, row["seeds"], "refit") if hit_refit else "-")
         done += "".join(f"; seed {s} running (epoch {e})"
                         for s, e in sorted(row.get("running", {}).items()))
-        done += "".join(f"; seed {s} refit at epoch {r['epoch']} of {r['of']}"
+        done += "".join(f"; seed {s} refit ran {r['epoch']} of {r['of']} epochs"
                         for s, r in sorted(row.get("refit_running", {}).items()))
         refit = "-"
         if row["refit"]:
@@ -740,7 +741,7 @@ def replace_table(path, text):
              if lines[i] and set(lines[i]) == {"=", " "}][:3]
     if len(rules) < 3:
         raise SystemExit(f"{path}: the table under line {head + 1} has no closing rule")
-    lines[head - 1:rules[2] + 1] = text.split("\n")
+    lines[head - 1:rules[2] + 1] = [line.rstrip() for line in text.split("\n")]
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(lines))
     os.replace(path + ".tmp", path)

@@ -185,7 +185,7 @@ def test_a_refit_of_some_seeds_names_them_and_one_under_way_its_epoch(
     capsys.readouterr()
     gowalla.main(["summarize", "--out", out])
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("lightgcn-rns"))
-    assert "seed 1 refit at epoch 2 of 4" in line and "0.2000 (seed 0)" in line
+    assert "seed 1 refit ran 2 of 4 epochs" in line and "0.2000 (seed 0)" in line
     row = json.load(open(os.path.join(out, "summary.json")))["rows"][0]
     assert row["refit"]["seeds"] == [0] and row["refit_running"] == {"1": {"epoch": 2, "of": 4}}
 
@@ -205,7 +205,8 @@ def test_summarize_rewrites_the_readme_table_and_leaves_the_prose(tmp_path, gowa
     gowalla.main(["summarize", "--out", out, "--readme", str(readme)])
     printed = capsys.readouterr().out
     text = readme.read_text()
-    table = printed[printed.index("====="):printed.index("\ntable written")]
+    table = "\n".join(line.rstrip() for line in  # written without trailing blanks
+                      printed[printed.index("====="):printed.index("\ntable written")].split("\n"))
     assert "stale" not in text and "\nBefore.\n\n" + table + "\n\nAfter.\n" in text
     assert text.startswith("Intro.\n\n" + other) and "lightgcn-rns (cut at 6)" in text
     readme.write_text("No table here.\n")
