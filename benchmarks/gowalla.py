@@ -716,7 +716,6 @@ def table(summary):
             if row["refit"]["seeds"] != row["seeds"]:
                 refit += f" (seed{'s' * (len(row['refit']['seeds']) > 1)} " \
                          f"{','.join(map(str, row['refit']['seeds']))})"
-
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
                      refit,
