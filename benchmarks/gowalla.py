@@ -60,6 +60,7 @@ warnings.filterwarnings("ignore")
 from gnnrec.bench import provenance  # noqa: E402
 from gnnrec.data.loading import DataSpec, load_dataset  # noqa: E402
 from gnnrec.lock import OutputLock  # noqa: E402
+from gnnrec.outputs import atomic_write_text  # noqa: E402
 from gnnrec.refit import refit_spec  # noqa: E402
 from gnnrec.run import resumed_spec, train_run  # noqa: E402
 from gnnrec.spec import Component, RunSpec  # noqa: E402
@@ -713,9 +714,10 @@ def table(summary):
         refit = "-"
         if row["refit"]:
             refit = fmt(row["refit"]["test_recall@20"])
-            if row["refit"]["seeds"] != row["seeds"]:
-                refit += f" (seed{'s' * (len(row['refit']['seeds']) > 1)} " \
-                         f"{','.join(map(str, row['refit']['seeds']))})"
+            covered = row["refit"]["seeds"]
+            if covered != row["seeds"]:
+                refit += f" ({'seed' if len(covered) == 1 else 'seeds'} " \
+                         f"{','.join(map(str, covered))})"
         body.append([row["row"] + done, f"validation, seeds {seeds}",
                      fmt(row["test_recall@20"]), fmt(row["test_ndcg@20"]),
                      refit,
@@ -741,9 +743,7 @@ def replace_table(path, text):
     if len(rules) < 3:
         raise SystemExit(f"{path}: the table under line {head + 1} has no closing rule")
     lines[head - 1:rules[2] + 1] = [line.rstrip() for line in text.split("\n")]
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(lines))
-    os.replace(path + ".tmp", path)
+    atomic_write_text(path, "\n".join(lines))
 
 
 def minutes(seconds, seeds, how=None):
